@@ -1,0 +1,94 @@
+"""Typed events delivered to the user's ``on_event`` hook (alerts, dashboards, tests).
+
+Each event is a small frozen attrs class; :data:`EventHook` is the hook's type.
+Events never carry the API key or message contents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import attrs
+
+__all__ = [
+    "BreakerStateChanged",
+    "BudgetThreshold",
+    "Event",
+    "EventHook",
+    "QueueDepthHigh",
+    "RateLimited",
+    "RetryScheduled",
+    "UncertainCharge",
+]
+
+
+@attrs.frozen
+class Event:
+    """Base of every event; ``at`` is the wall-clock time (epoch seconds) it happened."""
+
+    at: float
+
+
+@attrs.frozen
+class BreakerStateChanged(Event):
+    """A model's circuit breaker moved between ``closed``, ``open`` and ``half_open``."""
+
+    model: str
+    old: str
+    new: str
+    failures: int
+
+
+@attrs.frozen
+class RateLimited(Event):
+    """Together answered 429 (``type`` is its error type, e.g. ``dynamic_request_limited``)."""
+
+    model: str
+    type: str | None
+    request_id: str | None
+    retry_after: float | None
+
+
+@attrs.frozen
+class QueueDepthHigh(Event):
+    """Our own rate-limit queue holds at least the configured number of waiting calls."""
+
+    depth: int
+    threshold: int
+
+
+@attrs.frozen
+class RetryScheduled(Event):
+    """An attempt failed and another is scheduled after ``wait`` seconds."""
+
+    model: str
+    attempt: int
+    wait: float
+    reason: str
+    request_id: str | None
+
+
+@attrs.frozen
+class BudgetThreshold(Event):
+    """Spending (including reservations) crossed ``percent`` (50, 80 or 100) of the budget."""
+
+    run_id: str
+    percent: int
+    spent: Decimal
+    limit: Decimal
+
+
+@attrs.frozen
+class UncertainCharge(Event):
+    """An attempt may have been billed without an answer; its estimate was kept as a charge."""
+
+    run_id: str
+    model: str
+    amount: Decimal
+    request_id: str | None
+    reason: str
+
+
+EventHook = Callable[[Event], None]
+"""The type of the ``on_event`` hook: called synchronously, must not raise (errors are logged)."""

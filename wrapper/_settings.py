@@ -1,0 +1,256 @@
+"""Frozen client settings; ``Settings.from_env()`` is the only reader of the environment.
+
+Precedence, highest first: explicit arguments > the process environment >
+``.env.<TOGETHER_ENV>`` > ``.env``. Every variable is listed in ``.env.example``
+and the README's configuration table; a test keeps the three in step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+from dotenv import dotenv_values
+
+from ._errors import ConfigError
+
+__all__ = ["ENV_VARS", "Secret", "Settings"]
+
+T = TypeVar("T")
+
+DEFAULT_BASE_URL = "https://api.together.xyz/v1"
+DEFAULT_MODEL = "Qwen/Qwen2.5-32B-Instruct-Turbo"
+ENVIRONMENTS = ("development", "production")
+
+
+@attrs.frozen(repr=False)
+class Secret:
+    """A string that never shows itself in ``repr``/``str``; ``get()`` returns it."""
+
+    _value: str
+
+    def get(self) -> str:
+        """Return the secret value; pass it only to where it must go."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+
+def _parse_bool(raw: str) -> bool:
+    low = raw.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true/false")
+
+
+def _parse_decimal(raw: str) -> Decimal:
+    try:
+        return Decimal(raw.strip())
+    except InvalidOperation:
+        raise ValueError("expected a decimal number") from None
+
+
+def _optional(parse: Callable[[str], T]) -> Callable[[str], T | None]:
+    def inner(raw: str) -> T | None:
+        return None if raw.strip().lower() in ("", "none", "off") else parse(raw)
+
+    return inner
+
+
+def _env(name: str, parse: Callable[[str], Any], default: Any, doc: str, **kw: Any) -> Any:
+    return attrs.field(default=default, metadata={"env": name, "parse": parse, "doc": doc}, **kw)
+
+
+def _positive(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not (isinstance(value, (int, float, Decimal)) and value > 0):
+        raise ConfigError(f"{attribute.metadata.get('env', attribute.name)} must be > 0, got {value!r}")
+
+
+def _non_negative(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not (isinstance(value, (int, float, Decimal)) and value >= 0):
+        raise ConfigError(f"{attribute.metadata.get('env', attribute.name)} must be >= 0, got {value!r}")
+
+
+def _to_secret(value: str | Secret | None) -> Secret | None:
+    if value is None or isinstance(value, Secret):
+        return value
+    return Secret(value) if value.strip() else None
+
+
+def _to_decimal(value: object) -> Decimal | None:
+    if value is None or isinstance(value, Decimal):
+        return value
+    if isinstance(value, (int, str)):
+        return _parse_decimal(str(value))
+    if isinstance(value, float):  # through str so 0.1 stays 0.1
+        return Decimal(repr(value))
+    raise ConfigError(f"expected a decimal amount, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """Everything a client needs to know, immutable once built.
+
+    Build it with ``Settings.from_env(**overrides)`` (reads the environment and
+    ``.env`` files) or ``Settings(**values)`` (reads nothing). Derive variants with
+    ``attrs.evolve`` or ``settings.evolve(**changes)``.
+    """
+
+    api_key: Secret | None = _env("TOGETHER_API_KEY", str, None, "Together API key (required to send requests)",
+                                  converter=_to_secret, repr=False)
+    base_url: str = _env("TOGETHER_BASE_URL", str, DEFAULT_BASE_URL, "API base URL")
+    model: str = _env("TOGETHER_MODEL_STAGE1", str, DEFAULT_MODEL, "model used when a call names none")
+    env: str | None = _env("TOGETHER_ENV", str, None, "development or production: which .env.<name> file to read")
+    timeout: float = _env("TOGETHER_TIMEOUT", float, 30.0, "seconds per attempt, total", validator=_positive)
+    connect_timeout: float = _env("TOGETHER_CONNECT_TIMEOUT", float, 5.0, "seconds to connect", validator=_positive)
+    max_connections: int = _env("TOGETHER_MAX_CONNECTIONS", int, 100, "connection pool size", validator=_positive)
+    max_keepalive_connections: int = _env("TOGETHER_MAX_KEEPALIVE", int, 20, "idle connections kept open",
+                                          validator=_non_negative)
+    # resilience
+    max_retries: int = _env("TOGETHER_MAX_RETRIES", int, 3, "retries after the first attempt", validator=_non_negative)
+    retry_base: float = _env("TOGETHER_RETRY_BASE", float, 2.0, "first retry wait in seconds (doubles each retry)",
+                             validator=_positive)
+    retry_max_wait: float = _env("TOGETHER_RETRY_MAX_WAIT", float, 60.0,
+                                 "cap on one wait; a server hint above it gives up at once", validator=_positive)
+    retry_deadline: float | None = _env("TOGETHER_RETRY_DEADLINE", _optional(float), 300.0,
+                                        "total seconds one call may take across retries", validator=_positive)
+    retry_read_timeouts: bool = _env("TOGETHER_RETRY_READ_TIMEOUTS", _parse_bool, True,
+                                     "retry attempts that timed out after sending")
+    rate_limit_rpm: int | None = _env("TOGETHER_RATE_LIMIT_RPM", _optional(int), 100,
+                                      "requests per minute (also spread per second); none disables",
+                                      validator=_positive)
+    rate_limit_tpm: int | None = _env("TOGETHER_RATE_LIMIT_TPM", _optional(int), None,
+                                      "estimated tokens per minute; none disables", validator=_positive)
+    rate_limit_max_wait: float = _env("TOGETHER_RATE_LIMIT_MAX_WAIT", float, 120.0,
+                                      "longest wait in our own queue before LocalRateLimitTimeout",
+                                      validator=_positive)
+    rate_limit_backend: str = _env("TOGETHER_RATE_LIMIT_BACKEND", str, "memory",
+                                   "memory | sqlite:///path | redis://host:port/db")
+    rate_limit_key: str = _env("TOGETHER_RATE_LIMIT_KEY", str, "together",
+                               "bucket name shared by processes using one API key")
+    breaker_failures: int = _env("TOGETHER_BREAKER_FAILURES", int, 5, "counted failures that open a model's breaker",
+                                 validator=_positive)
+    breaker_window: float = _env("TOGETHER_BREAKER_WINDOW", float, 60.0, "seconds in which failures are counted",
+                                 validator=_positive)
+    breaker_recovery: float = _env("TOGETHER_BREAKER_RECOVERY", float, 30.0, "seconds open before one probe",
+                                   validator=_positive)
+    # streaming
+    stream_idle_timeout: float = _env("TOGETHER_STREAM_IDLE_TIMEOUT", float, 30.0,
+                                      "longest silence between stream events", validator=_positive)
+    stream_deadline: float | None = _env("TOGETHER_STREAM_DEADLINE", _optional(float), None,
+                                         "total seconds a stream may last; none = no limit", validator=_positive)
+    # cost
+    max_estimated_cost: Decimal | None = _env("MAX_ESTIMATED_COST", _optional(_parse_decimal), None,
+                                              "USD budget per run; none = no budget", converter=_to_decimal,
+                                              validator=_non_negative)
+    confirm_above_cost: Decimal | None = _env("CONFIRM_ABOVE_COST", _optional(_parse_decimal), None,
+                                              "USD estimate above which an operation needs confirmation",
+                                              converter=_to_decimal, validator=_non_negative)
+    default_max_tokens: int = _env("TOGETHER_DEFAULT_MAX_TOKENS", int, 1024,
+                                   "max_tokens given to calls without one while a budget is set",
+                                   validator=_positive)
+    fallback_price: Decimal | None = _env("TOGETHER_FALLBACK_PRICE", _optional(_parse_decimal), None,
+                                          "USD per 1M tokens for models missing from the price table",
+                                          converter=_to_decimal, validator=_non_negative)
+    prices_file: str | None = _env("TOGETHER_PRICES_FILE", _optional(str), None,
+                                   "JSON file of prices that overrides the built-in table")
+    ledger_url: str | None = _env("TOGETHER_LEDGER_URL", _optional(str), None,
+                                  "sqlite:///path, postgresql://..., or memory; default: the user data dir")
+    run_id: str | None = _env("TOGETHER_RUN_ID", _optional(str), None,
+                              "names the budget run; default: one per client")
+    # observability
+    queue_alert_depth: int = _env("TOGETHER_QUEUE_ALERT_DEPTH", int, 50,
+                                  "rate-limit queue depth that raises an alert event", validator=_positive)
+
+    @base_url.validator
+    def _check_base_url(self, attribute: attrs.Attribute[str], value: str) -> None:
+        if not value.startswith(("http://", "https://")):
+            raise ConfigError(f"TOGETHER_BASE_URL must start with http:// or https://, got {value!r}")
+
+    @env.validator
+    def _check_env(self, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+        if value is not None and value not in ENVIRONMENTS:
+            raise ConfigError(f"TOGETHER_ENV must be one of {', '.join(ENVIRONMENTS)}, got {value!r}")
+
+    files_read: tuple[str, ...] = attrs.field(default=(), repr=False, eq=False)
+    """The ``.env`` files ``from_env`` looked at, for error messages."""
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        environ: Mapping[str, str] | None = None,
+        env_dir: str | os.PathLike[str] | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """Build settings from arguments, the environment and ``.env`` files.
+
+        Args:
+            environ: the environment to read (default ``os.environ``); tests pass a dict.
+            env_dir: where ``.env`` and ``.env.<TOGETHER_ENV>`` live (default: the working directory).
+            **overrides: field values that win over everything else (``None`` values are ignored).
+
+        Raises:
+            ConfigError: a variable does not parse or is out of range; the message names it.
+        """
+        environ = os.environ if environ is None else environ
+        folder = Path(env_dir) if env_dir is not None else Path.cwd()
+        base_file = folder / ".env"
+        layers: list[Mapping[str, str | None]] = [dotenv_values(base_file)] if base_file.is_file() else []
+        looked = [str(base_file)]
+        env_name = overrides.get("env") or environ.get("TOGETHER_ENV") or (layers[0].get("TOGETHER_ENV") if layers else None)
+        if env_name:
+            if env_name not in ENVIRONMENTS:
+                raise ConfigError(f"TOGETHER_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env_name!r}")
+            named = folder / f".env.{env_name}"
+            looked.append(str(named))
+            if named.is_file():
+                layers.append(dotenv_values(named))
+        layers.append(environ)
+        values: dict[str, Any] = {}
+        for field in attrs.fields(cls):
+            name = field.metadata.get("env")
+            if name is None:
+                continue
+            raw = next((layer[name] for layer in reversed(layers) if layer.get(name) is not None), None)
+            if raw is None:
+                continue
+            try:
+                values[field.name] = field.metadata["parse"](raw)
+            except (ValueError, ArithmeticError) as exc:
+                raise ConfigError(f"{name}={'***' if field.name == 'api_key' else repr(raw)} is invalid: {exc}") from None
+        unknown = set(overrides) - {f.name for f in attrs.fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values["files_read"] = tuple(looked)
+        return cls(**values)
+
+    def evolve(self, **changes: Any) -> Settings:
+        """Return a copy with ``changes`` applied (validated again)."""
+        return attrs.evolve(self, **changes)
+
+    def require_api_key(self) -> str:
+        """Return the API key, or raise :class:`ConfigError` naming where it was looked for."""
+        if self.api_key is None:
+            where = ", ".join(self.files_read) if self.files_read else "no .env files (Settings built directly)"
+            raise ConfigError(
+                "no API key: set TOGETHER_API_KEY in the environment or a .env file, or pass "
+                f"api_key=...; looked in the process environment and {where}"
+            )
+        return self.api_key.get()
+
+
+ENV_VARS: dict[str, str] = {
+    f.metadata["env"]: f.metadata["doc"] for f in attrs.fields(Settings) if "env" in f.metadata
+}
+"""Every environment variable this package reads, with its one-line description."""

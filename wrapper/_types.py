@@ -1,0 +1,89 @@
+"""Public names for the generated models, and the typed keyword arguments of ``create``.
+
+The generated package (``together_api_client``) is an artifact; users import its
+models from here so that a regeneration that moves a module does not break them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, TypeAlias, TypedDict
+
+from together_api_client.models.assistant_message import AssistantMessage
+from together_api_client.models.chat_completion_choice import ChatCompletionChoice
+from together_api_client.models.chat_completion_chunk import ChatCompletionChunk
+from together_api_client.models.chat_completion_response import ChatCompletionResponse
+from together_api_client.models.chunk_choice import ChunkChoice
+from together_api_client.models.chunk_delta import ChunkDelta
+from together_api_client.models.error_data import ErrorData
+from together_api_client.models.function_message import FunctionMessage
+from together_api_client.models.model_info import ModelInfo
+from together_api_client.models.pricing import Pricing
+from together_api_client.models.response_message import ResponseMessage
+from together_api_client.models.system_message import SystemMessage
+from together_api_client.models.tool_call import ToolCall
+from together_api_client.models.tool_message import ToolMessage
+from together_api_client.models.usage import Usage
+from together_api_client.models.user_message import UserMessage
+from together_api_client.types import UNSET, Unset
+
+__all__ = [
+    "UNSET",
+    "AssistantMessage",
+    "ChatCompletionChoice",
+    "ChatCompletionChunk",
+    "ChatCompletionResponse",
+    "ChunkChoice",
+    "ChunkDelta",
+    "CompletionParams",
+    "ErrorData",
+    "FunctionMessage",
+    "MessageParam",
+    "ModelInfo",
+    "Pricing",
+    "ResponseMessage",
+    "SystemMessage",
+    "ToolCall",
+    "ToolMessage",
+    "Unset",
+    "Usage",
+    "UserMessage",
+]
+
+MessageParam: TypeAlias = (
+    Mapping[str, Any] | SystemMessage | UserMessage | AssistantMessage | ToolMessage | FunctionMessage
+)
+"""One message: a plain dict such as ``{"role": "user", "content": "Hi"}`` or a typed model."""
+
+
+class CompletionParams(TypedDict, total=False):
+    """Optional keyword arguments of ``chat.completions.create``; names match the together and openai SDKs."""
+
+    max_tokens: int
+    stop: str | Sequence[str]
+    temperature: float
+    top_p: float
+    top_k: int
+    min_p: float
+    repetition_penalty: float
+    presence_penalty: float
+    frequency_penalty: float
+    logit_bias: Mapping[str, float]
+    context_length_exceeded_behavior: Literal["truncate", "error"]
+    logprobs: int | bool
+    echo: bool
+    n: int
+    seed: int
+    function_call: Literal["none", "auto"] | Mapping[str, str]
+    response_format: Mapping[str, Any]
+    tools: Sequence[Mapping[str, Any]]
+    tool_choice: str | Mapping[str, Any]
+    compliance: Literal["hipaa"]
+    chat_template_kwargs: Mapping[str, Any]
+    safety_model: str
+    reasoning_effort: Literal["low", "medium", "high"]
+    reasoning: Mapping[str, bool]
+    # request options (not sent in the body)
+    extra_body: Mapping[str, Any]
+    extra_headers: Mapping[str, str]
+    timeout: float

@@ -1,0 +1,3 @@
+"""The package version, in one place (read by the User-Agent and pyproject)."""
+
+__version__ = "0.1.0"
