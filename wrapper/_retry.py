@@ -1,0 +1,301 @@
+"""Retry policy: decide whether a failed attempt is retried and how long to wait first; the only backoff import.
+
+The retry *loop* lives in the two client shells (``time.sleep`` in ``Client``,
+``asyncio.sleep`` in ``AsyncClient``); this module is the pure policy that the loop
+asks after each failed attempt. It never sleeps: the clock reading and the
+``random.Random`` are passed in, so tests are deterministic and instant.
+
+Why not ``backoff.on_exception``? It does its own sleeping with no injectable clock,
+cannot retry an async generator (our SSE streams), and its default jitter shortens
+every wait, server hints included. We use only ``backoff.expo`` for the exponential
+schedule (``base``, ``2*base``, ``4*base``, ... capped at ``max_wait``) and apply our
+own jitter, which never shortens a server hint.
+
+What is retried (see :func:`is_retryable`):
+
+* :class:`APIStatusError` with status 408, 429, 500, 502, 503 or 504;
+* :class:`APIConnectionError` with ``sent=False`` (the request never left: connect
+  errors and connect timeouts), always;
+* attempts that may have reached Together and may have been billed, only while
+  ``retry_read_timeouts`` is True: :class:`APITimeoutError` with ``sent=True`` (read or
+  idle timeouts), an :class:`APIConnectionError` with ``sent=True`` that is not a timeout
+  (connection reset after sending: treated like a read timeout), and
+  :class:`APIResponseValidationError` (a truncated or malformed 2xx body).
+
+Never retried: any other status (400, 401, 402, 403, 404, 422, ...),
+:class:`ModelNotAvailableError`, :class:`StreamError` (output was already delivered),
+our own local errors (validation, budget, open circuit, local rate-limit timeout,
+config), cancellation and anything that is not a :class:`TogetherError`.
+
+Together's ``x-should-retry`` header: the core stores it on the error as
+``error.should_retry`` (``bool | None``). ``False`` forbids a retry of anything;
+``True`` forces a retry of an otherwise non-retryable :class:`APIStatusError`, except
+:class:`ModelNotAvailableError` (not transient by Together's own docs). It never
+affects our local errors, which carry no response.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Generator, Mapping
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import attrs
+import backoff
+
+from ._errors import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    ConfigError,
+    ModelNotAvailableError,
+)
+from ._settings import Settings
+
+__all__ = [
+    "RETRYABLE_STATUSES",
+    "RetryPolicy",
+    "RetryState",
+    "describe",
+    "is_retryable",
+    "parse_retry_after",
+    "should_retry_header",
+]
+
+RETRYABLE_STATUSES: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
+"""HTTP statuses worth another attempt: request timeout, rate limit, transient server failures."""
+
+_EPOCH = datetime(1970, 1, 1)
+_EPOCH_LIKE = 1_000_000_000.0  # an x-ratelimit-reset this large is a Unix time, not a number of seconds
+
+
+def _must(rule: str, test: Callable[[float], bool], *, optional: bool = False) -> Any:
+    """An attrs validator raising :class:`ConfigError` unless ``value`` is a finite number passing ``test``."""
+
+    def check(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is None and optional:
+            return
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not (number and math.isfinite(value) and test(value)):  # type: ignore[arg-type]
+            raise ConfigError(f"RetryPolicy.{attribute.name} must be {rule}, got {value!r}")
+
+    return check
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """How one call is retried; immutable and shared by every call of a client.
+
+    Attributes:
+        max_retries: retries after the first attempt (3 = four attempts in all).
+        base: the first computed wait in seconds; each later one doubles (2, 4, 8 s).
+        max_wait: cap on one wait; a server hint above it gives up at once.
+        deadline: total seconds one call may spend across attempts and waits; None = no limit.
+        retry_read_timeouts: retry attempts that may have reached Together (and may be billed).
+        jitter: fraction (0 <= jitter < 1) by which computed waits vary up or down; server
+            hints only ever grow by it.
+    """
+
+    max_retries: int = attrs.field(default=3, validator=_must("an int >= 0", lambda v: v >= 0 and v == int(v)))
+    base: float = attrs.field(default=2.0, validator=_must("> 0", lambda v: v > 0))
+    max_wait: float = attrs.field(default=60.0, validator=_must("> 0", lambda v: v > 0))
+    deadline: float | None = attrs.field(default=300.0, validator=_must("> 0 or None", lambda v: v > 0, optional=True))
+    retry_read_timeouts: bool = True
+    jitter: float = attrs.field(default=0.25, validator=_must("in [0, 1)", lambda v: 0 <= v < 1))
+
+    @classmethod
+    def from_settings(cls, s: Settings) -> RetryPolicy:
+        """Build the policy from ``TOGETHER_MAX_RETRIES`` / ``TOGETHER_RETRY_*`` settings."""
+        return cls(
+            max_retries=s.max_retries,
+            base=s.retry_base,
+            max_wait=s.retry_max_wait,
+            deadline=s.retry_deadline,
+            retry_read_timeouts=s.retry_read_timeouts,
+        )
+
+    def start(self, now: float, rng: random.Random) -> RetryState:
+        """Begin one call: ``now`` is a monotonic clock reading taken before the first attempt."""
+        return RetryState(self, now, rng)
+
+
+class RetryState:
+    """The retry bookkeeping of one call; not shared between calls or threads.
+
+    Attributes:
+        attempts: attempts made (and failed) so far, as counted by :meth:`next_wait`.
+        last_reason: a short label of the last failure (``"503"``, ``"429 dynamic_request_limited"``,
+            ``"connect error"``, ``"read timeout"``), for logs and ``RetryScheduled`` events.
+        gave_up: why the last :meth:`next_wait` returned None, or None while retrying.
+    """
+
+    def __init__(self, policy: RetryPolicy, now: float, rng: random.Random) -> None:
+        self.policy = policy
+        self.started = now
+        self.attempts = 0
+        self.last_reason: str | None = None
+        self.gave_up: str | None = None
+        self._rng = rng
+        self._schedule: Generator[float, Any, None] = backoff.expo(
+            base=2, factor=policy.base, max_value=policy.max_wait
+        )
+        next(self._schedule)  # backoff's generators yield None first (they are primed by send(None))
+
+    def remaining(self, now: float) -> float | None:
+        """Seconds left before the call's deadline (never negative), or None without a deadline."""
+        if self.policy.deadline is None:
+            return None
+        return max(0.0, self.started + self.policy.deadline - now)
+
+    def next_wait(self, error: BaseException, now: float) -> float | None:
+        """Record a failed attempt and decide what happens next.
+
+        Args:
+            error: what the attempt raised (after mapping to our error tree).
+            now: the monotonic clock reading, same clock as :meth:`RetryPolicy.start`.
+
+        Returns:
+            Seconds to wait before the next attempt, or None to give up (the caller raises ``error``).
+        """
+        self.attempts += 1
+        self.last_reason = describe(error)
+        verdict = self._decide(error, now)
+        self.gave_up = verdict if isinstance(verdict, str) else None
+        return None if isinstance(verdict, str) else verdict
+
+    def _decide(self, error: BaseException, now: float) -> float | str:
+        """The wait before the next attempt, or why there is none."""
+        policy = self.policy
+        if not is_retryable(error, policy.retry_read_timeouts):
+            return "not retryable"
+        if self.attempts > policy.max_retries:
+            return f"{self.attempts} attempts made, max_retries={policy.max_retries}"
+        computed = next(self._schedule)  # advance on every retry so step n is always retry n
+        hint = error.retry_after if isinstance(error, APIStatusError) else None
+        if hint is not None and hint > policy.max_wait:
+            return f"server asked for {hint:.1f}s, above max_wait={policy.max_wait:.1f}s"
+        wait = self._hinted(hint) if hint is not None else self._jittered(computed)
+        if policy.deadline is not None and now + wait > self.started + policy.deadline:
+            return f"waiting {wait:.1f}s would pass the {policy.deadline:g}s deadline"
+        return wait
+
+    def _jittered(self, computed: float) -> float:
+        """Spread a computed wait by +/- jitter without ever passing max_wait."""
+        j = self.policy.jitter
+        low = computed * (1 - j)
+        high = min(computed * (1 + j), self.policy.max_wait)
+        return self._rng.uniform(low, high)
+
+    def _hinted(self, hint: float) -> float:
+        """Honour a server hint: jitter only lengthens it (up to max_wait), never shortens it."""
+        grown = hint * (1 + self._rng.uniform(0, self.policy.jitter))
+        return max(hint, min(grown, self.policy.max_wait))
+
+
+def describe(error: BaseException) -> str:
+    """A short label of a failure for logs and events (``"503"``, ``"read timeout"``, ...)."""
+    if isinstance(error, APIStatusError):
+        return f"{error.status_code} {error.type}" if error.type else str(error.status_code)
+    if isinstance(error, APITimeoutError):
+        return "read timeout" if error.sent else "connect timeout"
+    if isinstance(error, APIConnectionError):
+        return "connection lost" if error.sent else "connect error"
+    if isinstance(error, APIResponseValidationError):
+        return "invalid response"
+    return type(error).__name__
+
+
+def is_retryable(error: BaseException, retry_read_timeouts: bool) -> bool:
+    """Whether another attempt may succeed, honouring ``error.should_retry`` (``x-should-retry``).
+
+    Args:
+        error: the failure of one attempt.
+        retry_read_timeouts: whether attempts that may have reached Together (read timeouts,
+            connections lost after sending, unreadable 2xx bodies) are retried.
+    """
+    if isinstance(error, APIStatusError):
+        server_says: bool | None = getattr(error, "should_retry", None)
+        if isinstance(error, ModelNotAvailableError) or server_says is False:
+            return False
+        return server_says is True or error.status_code in RETRYABLE_STATUSES
+    if getattr(error, "should_retry", None) is False:
+        return False
+    if isinstance(error, APIConnectionError):  # includes APITimeoutError
+        return not error.sent or retry_read_timeouts
+    if isinstance(error, APIResponseValidationError):
+        return retry_read_timeouts
+    return False  # StreamError, our local errors, cancellation and foreign exceptions
+
+
+def should_retry_header(headers: Mapping[str, str]) -> bool | None:
+    """Read ``x-should-retry``: True for ``"true"``, False for ``"false"``, None when absent or other."""
+    value = _lower_keys(headers).get("x-should-retry")
+    if value is None:
+        return None
+    return {"true": True, "false": False}.get(value.strip().lower())
+
+
+def parse_retry_after(headers: Mapping[str, str], status_code: int, now_wall: float) -> float | None:
+    """The server's retry hint in seconds, from the first header that parses.
+
+    In order: ``retry-after-ms`` (milliseconds), ``retry-after`` (seconds or an HTTP-date,
+    made relative to ``now_wall``), and for 429 only Together's ``x-ratelimit-reset``
+    (seconds until the limit resets; a value that looks like a Unix time, >= 1e9, is made
+    relative to ``now_wall``). Negative values become 0; a header that does not parse is
+    skipped.
+
+    Args:
+        headers: the response headers (any mapping; names are matched case-insensitively).
+        status_code: the response status.
+        now_wall: the wall clock now, in epoch seconds (``time.time()``).
+
+    Returns:
+        Seconds to wait, or None when no header gives a usable hint.
+    """
+    low = _lower_keys(headers)
+    candidates: list[float | None] = [
+        _seconds(low.get("retry-after-ms"), scale=0.001),
+        _seconds_or_date(low.get("retry-after"), now_wall),
+    ]
+    if status_code == 429:
+        reset = _seconds(low.get("x-ratelimit-reset"))
+        if reset is not None and reset >= _EPOCH_LIKE:
+            reset -= now_wall
+        candidates.append(reset)
+    for value in candidates:
+        if value is not None:
+            return max(0.0, value)
+    return None
+
+
+def _lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
+    return {key.lower(): value for key, value in headers.items()}
+
+
+def _seconds(raw: str | None, scale: float = 1.0) -> float | None:
+    """A finite number from a header value, times ``scale``; None when absent or garbage."""
+    if raw is None:
+        return None
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        return None
+    return value * scale if math.isfinite(value) else None
+
+
+def _seconds_or_date(raw: str | None, now_wall: float) -> float | None:
+    """``Retry-After``: delay-seconds or an HTTP-date (RFC 9110 section 10.2.3)."""
+    seconds = _seconds(raw)
+    if seconds is not None or raw is None:
+        return seconds
+    try:
+        when = parsedate_to_datetime(raw.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000" parses as naive; HTTP-dates are always UTC
+        return (when - _EPOCH).total_seconds() - now_wall
+    return when.timestamp() - now_wall
