@@ -1,0 +1,161 @@
+"""The ledger on a real PostgreSQL: processes share one budget and never exceed it; rows survive a lost settle.
+
+Needs PostgreSQL on 127.0.0.1:5432 (trust auth, database ``test``; ``TEST_POSTGRES_URL`` overrides); skipped when
+it is unreachable unless CI is set (then it fails). Each test creates its own schema and drops only that one.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from threading import Barrier
+
+import pytest
+
+from wrapper._errors import BudgetExceededError, ConfigError
+from wrapper._estimator import Estimate
+from wrapper._events import BudgetThreshold, Event
+from wrapper._ledger import Ledger
+from wrapper._ledger_store import open_store
+from wrapper._pricing import Price, PriceTable
+
+pytestmark = pytest.mark.postgres
+
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+MODEL = "acme/m"
+PRICES = PriceTable().with_overrides({MODEL: Price(10, 10)})  # 1,000 tokens cost 0.01 USD
+CALL = Estimate(model=MODEL, prompt_tokens=500, max_completion_tokens=500, cost=Decimal("0.01"))
+PROCESSES = 4
+
+
+@pytest.fixture
+def schema() -> Iterator[str]:
+    """A schema unique to this test; dropped (with only its own tables) afterwards."""
+    try:
+        import psycopg
+
+        conn = psycopg.connect(PG_URL, autocommit=True, connect_timeout=2)
+    except Exception as exc:  # ImportError or OperationalError
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {PG_URL} is required under CI: {exc}")
+        pytest.skip(f"PostgreSQL at {PG_URL} is unreachable: {exc}")
+    name = f"wrapper_ledger_test_{uuid.uuid4().hex[:12]}"
+    try:
+        yield name
+    finally:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        conn.close()
+
+
+def _ledger(schema: str, limit: str | None = "1.00", run_id: str = "fleet",
+            events: list[Event] | None = None) -> Ledger:
+    """A ledger on the test schema (its own connection) with the test prices."""
+    return Ledger(store=open_store(f"{PG_URL}?schema={schema}"), prices=PRICES,
+                  limit=None if limit is None else Decimal(limit), run_id=run_id,
+                  on_event=events.append if events is not None else None)
+
+
+def _fleet_worker(schema: str, worker: int, start: Barrier) -> tuple[int, int]:
+    """Once every process is ready, reserve in a loop until refused three times; settle as ok / error / uncertain.
+
+    Returns (calls reserved, extra attempt rows written).
+    """
+    ledger = _ledger(schema)
+    start.wait(timeout=60)  # spawned processes start at different times: make them really contend
+    made = extra = refused = 0
+    while refused < 3:
+        try:
+            r = ledger.reserve(CALL)
+        except BudgetExceededError:
+            refused += 1
+            continue
+        made += 1
+        kind = (made + worker) % 4
+        if kind == 0:
+            ledger.record_attempt(r, request_id=None, latency_s=0.01, attempt=1, status=503, error_type="ServerError")
+            extra += 1
+            ledger.settle_ok(r, usage_prompt=300, usage_completion=300, request_id=f"w{worker}-{made}",
+                             latency_s=0.01, attempt=2, status=200)
+        elif kind == 1:
+            ledger.settle_ok(r, usage_prompt=400, usage_completion=100, request_id=None, latency_s=0.01, attempt=1)
+        elif kind == 2:
+            ledger.settle_error(r, request_id=None, latency_s=0.01, attempt=1, status=400, error_type="bad")
+        else:
+            ledger.settle_uncertain(r, request_id=None, latency_s=0.01, attempt=1, reason="timeout")
+    ledger.close()
+    return made, extra
+
+
+def test_four_processes_share_one_budget(schema: str) -> None:
+    """4 processes reserving concurrently never take the shared run past its limit, and every call is accounted for."""
+    _ledger(schema).close()  # schema and tables created once, as a fleet's first client would
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Manager() as manager, ctx.Pool(PROCESSES) as pool:
+        start = manager.Barrier(PROCESSES)
+        results = pool.starmap(_fleet_worker, [(schema, w, start) for w in range(PROCESSES)])
+    store = open_store(PG_URL, schema=schema)
+    totals, rows = store.totals("fleet"), store.rows(run_id="fleet")
+    store.close()
+    calls = sum(made for made, _ in results)
+    assert totals.spent <= Decimal("1.00")
+    assert totals.spent > Decimal("0.99")  # refusals came from a full budget, not from contention
+    assert Decimal(0) == totals.reserved
+    assert calls + sum(extra for _, extra in results) == len(rows)
+    finals = [r for r in rows if r.id == r.call_id]
+    assert calls == len(finals) == len({r.call_id for r in rows})
+    assert all(r.outcome != "reserved" for r in finals)
+    assert totals.committed == sum((r.cost or Decimal(0) for r in rows if r.outcome == "ok"), Decimal(0))
+    assert totals.uncertain == sum((r.cost or Decimal(0) for r in rows if r.outcome == "uncertain"), Decimal(0))
+    assert sum(1 for made, _ in results if made) >= 2  # the budget really was shared
+
+
+def test_lost_settle_is_counted_by_the_next_machine(schema: str) -> None:
+    """A reservation whose process vanished stays a 'reserved' row that another connection counts against the budget."""
+    gone = _ledger(schema, "0.05", run_id="nightly")
+    gone.reserve(CALL)
+    gone.close()  # the process dies before settling
+    other = _ledger(schema, "0.05", run_id="nightly")
+    assert Decimal("0.04") == other.remaining()
+    (row,) = other.rows(run_id="nightly")
+    assert ("reserved", Decimal("0.01"), 500, None) == (row.outcome, row.estimate, row.prompt_tokens, row.cost)
+    assert row.time.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+    other.close()
+
+
+def test_exact_arithmetic_and_thresholds_on_numeric(schema: str) -> None:
+    """On numeric columns 0.1 + 0.2 fills 0.3 exactly, the thresholds fire once each, and the next cent is refused."""
+    events: list[Event] = []
+    ledger = _ledger(schema, "0.3", run_id="exact", events=events)
+    for cost in ("0.1", "0.2"):
+        r = ledger.reserve(Estimate(model=MODEL, prompt_tokens=1, max_completion_tokens=1, cost=Decimal(cost)))
+        ledger.settle_uncertain(r, request_id=None, latency_s=None, attempt=1, reason="timeout")
+    assert (Decimal("0.3"), Decimal(0)) == (ledger.spent(), ledger.remaining())
+    assert [e.percent for e in events if isinstance(e, BudgetThreshold)] == [50, 80, 100]
+    with pytest.raises(BudgetExceededError):
+        ledger.reserve(CALL)
+    ledger.close()
+
+
+def test_a_dropped_connection_is_replaced(schema: str) -> None:
+    """After the server kills the ledger's sessions, one reserve fails cleanly (ConfigError) and the next works."""
+    import psycopg
+
+    ledger = _ledger(schema, run_id="restart")
+    ledger.reserve(CALL)
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        pids = [p for (p,) in admin.execute("SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                                            "AND query LIKE %s", (f"%{schema}%",)).fetchall()]
+        admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (pids,))
+        for _ in range(10_000):  # termination is asynchronous: wait (bounded) until the sessions are gone
+            if not admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)).fetchone():
+                break
+    assert pids
+    with pytest.raises(ConfigError, match="TOGETHER_LEDGER_URL"):
+        ledger.reserve(CALL)
+    ledger.reserve(CALL)
+    assert ledger.totals().reserved == Decimal("0.02")
+    ledger.close()
+

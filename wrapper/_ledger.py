@@ -1,0 +1,299 @@
+"""The cost ledger: pre-flight estimates, budget reservations, and one recorded row per attempt.
+
+The call flow (one reservation per call, made before the retry loop; one row per attempt)::
+
+    est = ledger.estimate(model, messages, max_tokens)   # conservative tokens, maximum cost
+    r = ledger.reserve(est)                               # BudgetExceededError before any I/O
+    for each failed attempt that does not end the call:
+        ledger.record_attempt(r, ...)                     # definite failure: a row, no charge
+        ledger.charge_uncertain_attempt(r, ...)           # may have been billed: a row charging the estimate
+    ledger.settle_ok(r, ...) | settle_error(r, ...) | settle_uncertain(r, ...)   # exactly once
+
+Budget (Decimal USD per run; a run is a client's lifetime unless a run id is named, and processes naming one run
+on one store share it): ``used = committed + reserved + uncertain``; ``reserve`` accepts only if
+``used + estimate <= limit``, atomically in the store. ``settle_ok`` commits the actual cost (the estimate if
+usage is missing) and releases the rest; ``settle_error`` releases all; ``settle_uncertain`` keeps the estimate.
+A timed-out attempt that is then retried may *also* have been billed: ``charge_uncertain_attempt`` charges its
+estimate without ending the reservation and says whether the run is still within its limit (if not, stop
+retrying). Or settle as uncertain and ``reserve`` again before the retry, so the budget gates every retry.
+Alerts: :mod:`wrapper._budget_alerts`. Write failures after a call are logged, never raised (the answer is not
+lost; the row stays ``reserved``, counted as spent).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import attrs
+
+from ._budget_alerts import BudgetAlerts
+from ._errors import BudgetExceededError, ConfigError
+from ._estimator import Estimate, Estimator
+from ._events import EventHook
+from ._ledger_store import LedgerRow, RunTotals, Store, open_store
+from ._log import get_logger
+from ._pricing import Price, PriceTable, default_price_cache_path
+from ._settings import Settings
+
+__all__ = ["BudgetStatus", "Estimate", "Ledger", "Reservation"]
+
+log = get_logger("ledger")
+
+
+@attrs.define(eq=False)
+class Reservation:
+    """A call's hold on the budget; settle it exactly once. ``amount`` is None when the price is unknown."""
+
+    id: str
+    run_id: str
+    estimate: Estimate
+    amount: Decimal | None
+    settled: bool = False
+
+
+@attrs.frozen
+class BudgetStatus:
+    """A run's budget at a glance (USD); ``limit``/``remaining`` are None without a budget."""
+
+    run_id: str
+    limit: Decimal | None
+    committed: Decimal
+    reserved: Decimal
+    uncertain: Decimal
+    remaining: Decimal | None
+
+
+class Ledger:
+    """Estimates, reserves and records the cost of calls against one run's budget. Thread-safe."""
+
+    def __init__(self, *, store: Store, prices: PriceTable | None = None, estimator: Estimator | None = None,
+                 limit: Decimal | None = None, run_id: str | None = None, on_event: EventHook | None = None,
+                 clock: Callable[[], float] = time.time, fallback_price: Decimal | None = None,
+                 default_max_tokens: int = 1024) -> None:
+        """Build a ledger on ``store`` (closed by :meth:`close`).
+
+        Args:
+            limit: the run's budget in USD (``MAX_ESTIMATED_COST``); None for no budget.
+            run_id: the budget's name; default: a fresh one (the run is this object's lifetime).
+            on_event: receives BudgetThreshold and UncertainCharge events.
+            clock: wall clock, epoch seconds (row times and event times).
+            fallback_price: USD per 1M tokens (in and out) for models missing from ``prices``.
+            default_max_tokens: the completion bound assumed for calls that name no ``max_tokens``.
+        """
+        self._store = store
+        self.prices = prices if prices is not None else PriceTable.builtin()
+        self.estimator = estimator if estimator is not None else Estimator()
+        self.limit = limit
+        self._clock = clock
+        self.run_id = run_id or f"run-{datetime.fromtimestamp(clock(), UTC):%Y%m%dT%H%M%SZ}-" \
+                                f"{uuid.uuid4().hex[:8]}"
+        self.alerts = BudgetAlerts(self.run_id, limit, on_event, clock)
+        self._fallback = Price(fallback_price, fallback_price) if fallback_price is not None else None
+        self.default_max_tokens = default_max_tokens
+        self._lock = threading.Lock()
+        self._warned: set[str] = set()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, run_id: str | None = None, on_event: EventHook | None = None,
+                      clock: Callable[[], float] = time.time, store: Store | None = None,
+                      prices: PriceTable | None = None) -> Ledger:
+        """Build the ledger a client uses from its settings (store from ``TOGETHER_LEDGER_URL``).
+
+        Raises:
+            ConfigError: the store cannot be opened or the prices file is invalid.
+        """
+        return cls(store=store if store is not None else open_store(settings.ledger_url),
+                   prices=prices or PriceTable.from_settings(settings, cache=default_price_cache_path()),
+                   limit=settings.max_estimated_cost, run_id=run_id or settings.run_id, on_event=on_event,
+                   clock=clock, fallback_price=settings.fallback_price,
+                   default_max_tokens=settings.default_max_tokens)
+
+    def price_of(self, model: str) -> Price | None:
+        """The model's price, else the fallback price, else None (warned once per model)."""
+        price = self.prices.get(model)
+        if price is not None:
+            return price
+        with self._lock:
+            first = model.lower() not in self._warned
+            self._warned.add(model.lower())
+        if first:
+            log.bind(model=model, fallback=str(self._fallback.input) if self._fallback else None).warning(
+                "no price known for model {}: its cost is {}", model, "the fallback price" if self._fallback
+                else "unknown; set TOGETHER_FALLBACK_PRICE or TOGETHER_PRICES_FILE")
+        return self._fallback
+
+    def estimate(self, model: str, messages: Sequence[Mapping[str, object]], max_tokens: int | None = None, *,
+                 tools: object = None) -> Estimate:
+        """Estimate a call: conservative prompt tokens, the completion bound, and the maximum cost.
+
+        Args:
+            messages: the request's messages as dicts (chat API shape).
+            max_tokens: the request's ``max_tokens``; None means ``default_max_tokens`` (the clients send that
+                value when a budget is set, so the bound holds).
+            tools: the request's tools / response_format, counted as JSON text.
+        """
+        size = self.estimator.measure(messages, tools)
+        prompt = self.estimator.tokens(model, size)
+        completion = max_tokens if max_tokens is not None else self.default_max_tokens
+        price = self.price_of(model)
+        cost = price.cost(prompt, completion) if price is not None else None
+        return Estimate(model=model, prompt_tokens=prompt, max_completion_tokens=completion, cost=cost, size=size)
+
+    def reserve(self, estimate: Estimate) -> Reservation:
+        """Hold ``estimate.cost`` against the budget, atomically, before any I/O; records a ``reserved`` row.
+
+        Raises:
+            BudgetExceededError: the estimate does not fit in what is left of the run's budget.
+            ConfigError: a budget is set but the model has no price and no fallback price; or the store failed.
+        """
+        if self.limit is not None and estimate.cost is None:
+            raise ConfigError(f"no price known for model {estimate.model!r}; set TOGETHER_FALLBACK_PRICE or "
+                              "TOGETHER_PRICES_FILE (a budget needs a price for every model)")
+        rid = uuid.uuid4().hex
+        row = LedgerRow(id=rid, time=self._now(), run_id=self.run_id, call_id=rid, model=estimate.model,
+                        outcome="reserved", prompt_tokens=estimate.prompt_tokens,
+                        completion_tokens=estimate.max_completion_tokens, estimate=estimate.cost)
+        try:
+            result = self._store.reserve(row, self.limit)
+        except Exception as exc:
+            raise ConfigError(f"the ledger store failed while reserving ({type(exc).__name__}: {exc}); "
+                              "check TOGETHER_LEDGER_URL") from exc
+        if not result.accepted:
+            t = result.totals
+            assert self.limit is not None and estimate.cost is not None  # only a budget refuses
+            raise BudgetExceededError(estimate=estimate.cost, spent=t.spent, reserved=t.reserved, limit=self.limit,
+                                      run_id=self.run_id)
+        self.alerts.totals_changed(result.totals)
+        return Reservation(id=rid, run_id=self.run_id, estimate=estimate, amount=estimate.cost)
+
+    def record_attempt(self, r: Reservation, *, request_id: str | None, latency_s: float | None, attempt: int,
+                       status: int | None, error_type: str | None) -> None:
+        """Record a definitely failed attempt inside a retry loop (no charge; the reservation stays open)."""
+        self._add(self._row(r, "error", Decimal(0), request_id=request_id, latency_s=latency_s, attempt=attempt,
+                            status=status, error_type=error_type, new=True))
+
+    def charge_uncertain_attempt(self, r: Reservation, *, request_id: str | None, latency_s: float | None,
+                                 attempt: int, reason: str, status: int | None = None) -> bool:
+        """Charge an intermediate attempt that may have been billed (its estimate), keeping ``r`` open.
+
+        Returns:
+            Whether the run is still within its limit after the charge (always True without a budget); when
+            False, a retry could overspend: stop retrying.
+        """
+        row = self._row(r, "uncertain", r.amount, request_id=request_id, latency_s=latency_s, attempt=attempt,
+                        status=status, error_type=reason, new=True)
+        totals = self._add(row)
+        self.alerts.uncertain(r.estimate.model, r.amount, request_id, reason)
+        return self.limit is None or totals is None or totals.used <= self.limit
+
+    def settle_ok(self, r: Reservation, *, usage_prompt: int | None, usage_completion: int | None,
+                  request_id: str | None, latency_s: float | None, attempt: int, status: int = 200) -> Decimal | None:
+        """Commit the actual cost from usage and release the rest of the hold.
+
+        Missing usage counts as the estimate (prompt estimate, the full ``max_tokens``): billed, amount unknown.
+
+        Returns:
+            The cost recorded, or None when the model has no price.
+        """
+        est = r.estimate
+        if usage_prompt is None or usage_completion is None:
+            log.bind(model=est.model, request_id=request_id).warning("no usage in the answer: charging the estimate")
+        prompt = usage_prompt if usage_prompt is not None else est.prompt_tokens
+        completion = usage_completion if usage_completion is not None else est.max_completion_tokens
+        price = self.price_of(est.model)
+        cost = price.cost(prompt, completion) if price is not None else None
+        if usage_prompt is not None and est.size.learnable:
+            self.estimator.learn(est.model, est.size.units, usage_prompt)
+        if cost is not None and r.amount is not None and cost > r.amount:
+            log.bind(model=est.model, cost_usd=str(cost), estimate_usd=str(r.amount), prompt_tokens=usage_prompt,
+                     estimated_prompt_tokens=est.prompt_tokens).warning("actual cost exceeded the reserved estimate")
+        self._settle(r, self._row(r, "ok", cost, request_id=request_id, latency_s=latency_s, attempt=attempt,
+                                  status=status, prompt=usage_prompt, completion=usage_completion))
+        return cost
+
+    def settle_error(self, r: Reservation, *, request_id: str | None, latency_s: float | None, attempt: int,
+                     status: int | None, error_type: str | None) -> None:
+        """The call definitely failed (nothing billed): release the whole hold."""
+        self._settle(r, self._row(r, "error", Decimal(0), request_id=request_id, latency_s=latency_s,
+                                  attempt=attempt, status=status, error_type=error_type))
+
+    def settle_uncertain(self, r: Reservation, *, request_id: str | None, latency_s: float | None, attempt: int,
+                         reason: str, status: int | None = None) -> None:
+        """The call may have been billed without an answer: keep the estimate as an uncertain charge."""
+        self._settle(r, self._row(r, "uncertain", r.amount, request_id=request_id, latency_s=latency_s,
+                                  attempt=attempt, status=status, error_type=reason))
+        self.alerts.uncertain(r.estimate.model, r.amount, request_id, reason)
+
+    def totals(self) -> RunTotals:
+        """This run's totals as the store has them (shared with other processes naming the same run)."""
+        return self._store.totals(self.run_id)
+
+    def spent(self) -> Decimal:
+        """USD committed plus uncertain charges in this run."""
+        return self.totals().spent
+
+    def remaining(self) -> Decimal | None:
+        """USD left for new reservations (limit - committed - reserved - uncertain), or None without a budget."""
+        return None if self.limit is None else self.limit - self.totals().used
+
+    def summary(self) -> BudgetStatus:
+        """The run's budget at a glance."""
+        t = self.totals()
+        left = None if self.limit is None else self.limit - t.used
+        return BudgetStatus(self.run_id, self.limit, t.committed, t.reserved, t.uncertain, left)
+
+    def rows(self, *, run_id: str | None = None, since: datetime | None = None,
+             until: datetime | None = None) -> list[LedgerRow]:
+        """Rows of the store (every run unless ``run_id``), ordered by time; for reports."""
+        return self._store.rows(run_id=run_id, since=since, until=until)
+
+    def close(self) -> None:
+        """Close the store; open reservations stay recorded as ``reserved`` (counted as possibly spent)."""
+        self._store.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock(), UTC)
+
+    def _row(self, r: Reservation, outcome: str, cost: Decimal | None, *, request_id: str | None,
+             latency_s: float | None, attempt: int, status: int | None, error_type: str | None = None,
+             prompt: int | None = None, completion: int | None = None, new: bool = False) -> LedgerRow:
+        return LedgerRow(id=uuid.uuid4().hex if new else r.id, time=self._now(), run_id=r.run_id, call_id=r.id,
+                         model=r.estimate.model, outcome=outcome, attempt=attempt, request_id=request_id,
+                         prompt_tokens=prompt, completion_tokens=completion,
+                         estimate=r.amount, cost=cost, status=status, error_type=error_type,
+                         latency_ms=None if latency_s is None else round(latency_s * 1000.0, 3))
+
+    def _settle(self, r: Reservation, row: LedgerRow) -> None:
+        with self._lock:
+            if r.settled:
+                raise RuntimeError(f"reservation {r.id} is already settled")
+            r.settled = True
+        try:
+            totals = self._store.settle(row)
+        except Exception as exc:
+            log.opt(exception=exc).bind(call_id=r.id).error("ledger write failed; the reservation stays held")
+            return
+        if totals is None:
+            log.bind(call_id=r.id).warning("reservation was no longer open in the store; nothing settled")
+        else:
+            self.alerts.totals_changed(totals)
+
+    def _add(self, row: LedgerRow) -> RunTotals | None:
+        try:
+            totals = self._store.add(row)
+        except Exception as exc:
+            log.opt(exception=exc).bind(call_id=row.call_id).error("ledger write failed for an attempt row")
+            return None
+        self.alerts.totals_changed(totals)
+        return totals
