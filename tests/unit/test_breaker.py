@@ -123,14 +123,16 @@ def test_not_counted_outcomes_neither_count_nor_reset(board: BreakerBoard) -> No
     assert breaker.state == "open"
 
 
-def test_success_in_closed_state_clears_the_window(board: BreakerBoard) -> None:
-    """A success forgets earlier failures, so a trickle of errors among successes never opens."""
+def test_successes_do_not_reset_the_window(board: BreakerBoard) -> None:
+    """Failures count within the window even with successes between them: 5 in 60 s open the breaker."""
     breaker = board.get("m")
-    for _ in range(3):
-        fail(breaker, 4)
+    for _ in range(4):
+        fail(breaker, 1)
         breaker.record_success()
     assert breaker.state == "closed"
-    assert breaker.failure_count == 0
+    assert breaker.failure_count == 4
+    fail(breaker, 1)
+    assert breaker.state == "open"
 
 
 # -- open ------------------------------------------------------------------------------------------

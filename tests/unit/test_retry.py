@@ -197,7 +197,7 @@ def test_should_retry_true_forces_retry_of_a_status_error() -> None:
     """x-should-retry: true makes an otherwise final 400 retryable."""
     error = status_error(400)
     assert not is_retryable(error, True)
-    error.should_retry = True  # type: ignore[attr-defined]  # set by the core from the header
+    error.should_retry = True  # set by the core from the header
     assert is_retryable(error, True)
     assert waits_for(RetryPolicy(jitter=0), [error]) == [2.0]
 
@@ -205,7 +205,7 @@ def test_should_retry_true_forces_retry_of_a_status_error() -> None:
 def test_should_retry_false_forbids_retry() -> None:
     """x-should-retry: false makes a 503 final."""
     error = status_error(503)
-    error.should_retry = False  # type: ignore[attr-defined]
+    error.should_retry = False
     assert not is_retryable(error, True)
     assert waits_for(RetryPolicy(), [error]) == [None]
 
@@ -215,7 +215,7 @@ def test_should_retry_true_never_revives_local_errors_or_model_not_available() -
     local = CircuitOpenError("m", 3.0)
     local.should_retry = True  # type: ignore[attr-defined]
     gone = ModelNotAvailableError("gone", status_code=400)
-    gone.should_retry = True  # type: ignore[attr-defined]
+    gone.should_retry = True
     assert not is_retryable(local, True)
     assert not is_retryable(gone, True)
 
