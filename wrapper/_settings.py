@@ -67,7 +67,11 @@ def _optional(parse: Callable[[str], T]) -> Callable[[str], T | None]:
 
 
 def _env(name: str, parse: Callable[[str], Any], default: Any, doc: str, **kw: Any) -> Any:
-    return attrs.field(default=default, metadata={"env": name, "parse": parse, "doc": doc}, **kw)
+    return attrs.field(default=default, metadata=_meta(name, parse, doc), **kw)
+
+
+def _meta(name: str, parse: Callable[[str], Any], doc: str) -> dict[str, Any]:
+    return {"env": name, "parse": parse, "doc": doc}
 
 
 def _positive(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -105,8 +109,9 @@ class Settings:
     ``attrs.evolve`` or ``settings.evolve(**changes)``.
     """
 
-    api_key: Secret | None = _env("TOGETHER_API_KEY", str, None, "Together API key (required to send requests)",
-                                  converter=_to_secret, repr=False)
+    api_key: Secret | None = attrs.field(
+        default=None, converter=_to_secret, repr=False,
+        metadata=_meta("TOGETHER_API_KEY", str, "Together API key (required to send requests)"))
     base_url: str = _env("TOGETHER_BASE_URL", str, DEFAULT_BASE_URL, "API base URL")
     model: str = _env("TOGETHER_MODEL_STAGE1", str, DEFAULT_MODEL, "model used when a call names none")
     env: str | None = _env("TOGETHER_ENV", str, None, "development or production: which .env.<name> file to read")
@@ -149,18 +154,20 @@ class Settings:
     stream_deadline: float | None = _env("TOGETHER_STREAM_DEADLINE", _optional(float), None,
                                          "total seconds a stream may last; none = no limit", validator=_positive)
     # cost
-    max_estimated_cost: Decimal | None = _env("MAX_ESTIMATED_COST", _optional(_parse_decimal), None,
-                                              "USD budget per run; none = no budget", converter=_to_decimal,
-                                              validator=_non_negative)
-    confirm_above_cost: Decimal | None = _env("CONFIRM_ABOVE_COST", _optional(_parse_decimal), None,
-                                              "USD estimate above which an operation needs confirmation",
-                                              converter=_to_decimal, validator=_non_negative)
+    max_estimated_cost: Decimal | None = attrs.field(
+        default=None, converter=_to_decimal, validator=_non_negative,
+        metadata=_meta("MAX_ESTIMATED_COST", _optional(_parse_decimal), "USD budget per run; none = no budget"))
+    confirm_above_cost: Decimal | None = attrs.field(
+        default=None, converter=_to_decimal, validator=_non_negative,
+        metadata=_meta("CONFIRM_ABOVE_COST", _optional(_parse_decimal),
+                       "USD estimate above which an operation needs confirmation"))
     default_max_tokens: int = _env("TOGETHER_DEFAULT_MAX_TOKENS", int, 1024,
                                    "max_tokens given to calls without one while a budget is set",
                                    validator=_positive)
-    fallback_price: Decimal | None = _env("TOGETHER_FALLBACK_PRICE", _optional(_parse_decimal), None,
-                                          "USD per 1M tokens for models missing from the price table",
-                                          converter=_to_decimal, validator=_non_negative)
+    fallback_price: Decimal | None = attrs.field(
+        default=None, converter=_to_decimal, validator=_non_negative,
+        metadata=_meta("TOGETHER_FALLBACK_PRICE", _optional(_parse_decimal),
+                       "USD per 1M tokens for models missing from the price table"))
     prices_file: str | None = _env("TOGETHER_PRICES_FILE", _optional(str), None,
                                    "JSON file of prices that overrides the built-in table")
     ledger_url: str | None = _env("TOGETHER_LEDGER_URL", _optional(str), None,
@@ -207,7 +214,8 @@ class Settings:
         base_file = folder / ".env"
         layers: list[Mapping[str, str | None]] = [dotenv_values(base_file)] if base_file.is_file() else []
         looked = [str(base_file)]
-        env_name = overrides.get("env") or environ.get("TOGETHER_ENV") or (layers[0].get("TOGETHER_ENV") if layers else None)
+        env_name = overrides.get("env") or environ.get("TOGETHER_ENV") or (
+            layers[0].get("TOGETHER_ENV") if layers else None)
         if env_name:
             if env_name not in ENVIRONMENTS:
                 raise ConfigError(f"TOGETHER_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env_name!r}")
@@ -227,7 +235,8 @@ class Settings:
             try:
                 values[field.name] = field.metadata["parse"](raw)
             except (ValueError, ArithmeticError) as exc:
-                raise ConfigError(f"{name}={'***' if field.name == 'api_key' else repr(raw)} is invalid: {exc}") from None
+                shown = "***" if field.name == "api_key" else repr(raw)
+                raise ConfigError(f"{name}={shown} is invalid: {exc}") from None
         unknown = set(overrides) - {f.name for f in attrs.fields(cls)}
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")

@@ -75,7 +75,7 @@ def _check_message(msg: dict[str, Any], where: str) -> None:
 
 def _check_messages(messages: object) -> list[dict[str, Any]]:
     if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
-        raise RequestValidationError("messages", "expected a list of messages like [{'role': 'user', 'content': '...'}]")
+        raise RequestValidationError("messages", "expected a list such as [{'role': 'user', 'content': '...'}]")
     if not messages:
         raise RequestValidationError("messages", "is empty; send at least one message")
     out = []

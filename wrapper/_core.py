@@ -1,0 +1,299 @@
+"""The pure core of a call: prepare it, settle each attempt, decide what comes next.
+
+Both clients drive the same :class:`Call`; they only wait (limiter, retry sleep)
+and do the I/O. Nothing here sleeps, awaits or touches a socket.
+
+Why the shells do not call the generated ``sync_detailed``/``asyncio_detailed``:
+those parse every documented status with ``response.json()``, which raises on
+Together's HTML 503 pages and drops the headers we need (request id, rate-limit
+hints). We use the generated request builder and models instead: the request
+comes from ``create_chat_completion._get_kwargs`` and the answer is parsed with
+``ChatCompletionResponse.from_dict`` here, so the same request serves the SSE
+stream too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Generic, TypeVar
+
+import attrs
+import httpx
+from together_api_client.api.chat import create_chat_completion
+from together_api_client.models.chat_completion_request import ChatCompletionRequest
+
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    RequestValidationError,
+    StreamError,
+    error_from_response,
+)
+from ._events import RateLimited
+from ._retry import RetryState, parse_retry_after, should_retry_header
+from ._runtime import Runtime
+from ._types import ChatCompletionResponse
+from ._validate import build_body
+
+__all__ = ["Call", "Done", "Retry", "Step", "map_transport_error", "parse_completion", "prepare"]
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class Done(Generic[T]):
+    """The call finished with ``value``."""
+
+    value: T
+
+
+@attrs.frozen
+class Retry:
+    """Wait ``wait`` seconds, then make another attempt."""
+
+    wait: float
+
+
+Step = Done[T] | Retry
+
+
+def map_transport_error(exc: httpx.HTTPError, attempts: int = 1) -> APIError:
+    """Turn an httpx exception into our error; ``sent`` says whether Together may have got the request."""
+    name = type(exc).__name__
+    if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return APITimeoutError(f"timed out connecting to Together ({name})", attempts=attempts, sent=False)
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"no answer from Together in time ({name})", attempts=attempts, sent=True)
+    if isinstance(exc, httpx.ConnectError):
+        return APIConnectionError(f"could not connect to Together ({name})", attempts=attempts, sent=False)
+    return APIConnectionError(f"connection to Together failed ({name}: {exc})", attempts=attempts, sent=True)
+
+
+def parse_completion(status_code: int, headers: Mapping[str, str], content: bytes) -> ChatCompletionResponse:
+    """Parse a 2xx body into the typed response, or raise :class:`APIResponseValidationError`."""
+    try:
+        data = json.loads(content)
+        if not isinstance(data, dict):
+            raise TypeError("not a JSON object")
+        return ChatCompletionResponse.from_dict(data)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise APIResponseValidationError(
+            f"could not parse Together's {status_code} answer ({type(exc).__name__}: {exc})",
+            status_code=status_code,
+            body=content[:2000].decode("utf-8", "replace"),
+            request_id=headers.get("x-request-id"),
+        ) from exc
+
+
+def _uncertain(error: APIError) -> bool:
+    """True when the failed attempt may still have been billed."""
+    if isinstance(error, APIStatusError):
+        return error.status_code == 504
+    if isinstance(error, APIConnectionError):
+        return error.sent
+    return isinstance(error, APIResponseValidationError)
+
+
+@attrs.define(eq=False)
+class Call:
+    """One ``create`` call: its request, reservation and retry state, shared by every attempt."""
+
+    rt: Runtime
+    model: str
+    request: dict[str, Any]
+    estimate: Any
+    reservation: Any
+    retry: RetryState
+    stream: bool = False
+    attempts: int = 0
+    request_id: str | None = None
+    _started: float = 0.0
+    _breaker: Any = None
+    _in_flight: bool = False  # this call holds an admitted attempt (maybe the half-open probe)
+
+    @property
+    def started(self) -> float:
+        """Clock reading when the current attempt was admitted (the start of a stream's deadline)."""
+        return self._started
+
+    @property
+    def tokens(self) -> int:
+        """Estimated tokens of this request (prompt + max completion), the limiter's weight."""
+        return int(self.estimate.prompt_tokens + self.estimate.max_completion_tokens)
+
+    def begin_attempt(self, waited: float) -> None:
+        """Called after the limiter admitted the attempt: guard the breaker (no I/O when open)."""
+        self._breaker = self.rt.breakers.get(self.model)
+        self._breaker.guard()  # raises CircuitOpenError: never retried
+        self._in_flight = True
+        self.attempts += 1
+        if waited > 0:
+            self.rt.metrics.observe_wait(waited)
+        self._started = self.rt.clock()
+
+    def answered(self, status_code: int, headers: Mapping[str, str], content: bytes) -> Step[ChatCompletionResponse]:
+        """Settle an attempt that got an HTTP answer."""
+        self.request_id = headers.get("x-request-id") or self.request_id
+        self.rt.observe_headers(status_code, headers)
+        if 200 <= status_code < 300:
+            try:
+                result = parse_completion(status_code, headers, content)
+            except APIResponseValidationError as exc:
+                return self.failed_with(exc)
+            self._succeeded(status_code, result.usage)
+            return Done(result)
+        return self.failed_with(self.status_error(status_code, headers, content))
+
+    def status_error(self, status_code: int, headers: Mapping[str, str], content: bytes) -> APIStatusError:
+        """Map a non-2xx answer to its typed error with the server's retry hints attached."""
+        hint = parse_retry_after(headers, status_code, self.rt.wall())
+        error = error_from_response(status_code, headers, content, retry_after=hint, attempts=self.attempts)
+        error.should_retry = should_retry_header(headers)
+        if status_code == 429:
+            self.rt.limiter_observe(status_code, headers, error.type)
+            self.rt.emit(RateLimited(at=self.rt.wall(), model=self.model, type=error.type,
+                                     request_id=error.request_id, retry_after=hint))
+        return error
+
+    def transport_failed(self, exc: httpx.HTTPError) -> Step[Any]:
+        """Settle an attempt whose connection failed or timed out."""
+        return self.failed_with(map_transport_error(exc, self.attempts))
+
+    def _succeeded(self, status_code: int, usage: Any) -> None:
+        latency = self.rt.clock() - self._started
+        self._in_flight = False
+        self._breaker.record_success()
+        prompt = getattr(usage, "prompt_tokens", None)
+        completion = getattr(usage, "completion_tokens", None)
+        cost = self.rt.ledger_ok(self, prompt, completion, latency, status_code)
+        self.rt.after_attempt(self, "ok", latency, prompt, completion, cost, status_code)
+
+    def failed_with(self, error: APIError) -> Step[Any]:
+        """Record a failed attempt, then return :class:`Retry` or raise the final error."""
+        latency = self.rt.clock() - self._started
+        error.attempts = self.attempts
+        error.request_id = error.request_id or self.request_id
+        self._in_flight = False
+        self._breaker.record_failure(error)
+        uncertain = _uncertain(error)
+        status = getattr(error, "status_code", None)
+        self.rt.after_attempt(self, "uncertain" if uncertain else "error", latency, None, None, None, status)
+        wait = self.retry.next_wait(error, self.rt.clock())
+        if uncertain:
+            self.rt.ledger_uncertain(self, error, latency)
+            if wait is not None:
+                self.reservation = self.rt.reserve(self.estimate)  # BudgetExceededError stops the retries
+        elif wait is None:
+            self.rt.ledger_error(self, error, latency, final=True)
+        else:
+            self.rt.ledger_error(self, error, latency, final=False)
+        if wait is None:
+            raise error
+        self.rt.retry_scheduled(self, wait, self.retry.last_reason or type(error).__name__)
+        return Retry(wait)
+
+    # -- streams: the first event is settled like any attempt; after it, these settle the call, never retrying
+    def stream_opened(self, status_code: int, headers: Mapping[str, str]) -> None:
+        """A stream attempt got its status and headers: note the request id, feed the limiter's hints."""
+        self.request_id = headers.get("x-request-id") or self.request_id
+        self.rt.observe_headers(status_code, headers)
+
+    def stream_done(self, usage: Any) -> None:
+        """The stream reached ``[DONE]``: a success, charged from ``usage`` (the estimate when it is missing)."""
+        if self._in_flight:
+            self._succeeded(200, usage)
+
+    def stream_failed(self, error: APIError, *, breaker: BaseException | None, usage: Any) -> APIError:
+        """Settle a stream that broke after its first event and return ``error`` to raise (no retry: output was
+        delivered). The breaker records ``breaker`` (None frees the probe slot and counts nothing)."""
+        error.attempts = self.attempts
+        error.request_id = error.request_id or self.request_id
+        if self._in_flight:
+            self._in_flight = False
+            if breaker is None:
+                self._breaker.release()
+            else:
+                self._breaker.record_failure(breaker)
+            self._partial(error, usage, "error")
+        return error
+
+    def stream_abandoned(self, usage: Any) -> None:
+        """The consumer closed the stream before ``[DONE]`` (break, an exception, ``close()``)."""
+        if not self._in_flight:
+            return
+        if usage is not None:  # the final chunk arrived: the answer is whole, only [DONE] was not read
+            self._succeeded(200, usage)
+            return
+        self._in_flight = False
+        self._breaker.release()
+        self._partial(StreamError("the stream was closed before [DONE]", request_id=self.request_id,
+                                  attempts=self.attempts), None, "abandoned")
+
+    def _partial(self, error: APIError, usage: Any, outcome: str) -> None:
+        """Charge a stream that ended early: its usage when the final chunk came, else the estimate (uncertain)."""
+        latency = self.rt.clock() - self._started
+        prompt = getattr(usage, "prompt_tokens", None)
+        completion = getattr(usage, "completion_tokens", None)
+        cost = None
+        if prompt is not None and completion is not None:
+            cost = self.rt.ledger_ok(self, prompt, completion, latency, 200)
+        else:
+            self.rt.ledger_uncertain(self, error, latency)
+            outcome = "uncertain" if outcome == "error" else outcome
+        status = getattr(error, "status_code", None)
+        self.rt.after_attempt(self, outcome, latency, prompt, completion, cost, status)
+
+    def abort(self, exc: BaseException) -> None:
+        """The call ended by an exception outside the HTTP exchange (cancel, limiter timeout, breaker)."""
+        if self._in_flight:  # only an admitted attempt may free its probe slot
+            self._in_flight = False
+            self._breaker.release()
+        self.rt.ledger_abort(self, exc)
+
+
+def prepare(
+    rt: Runtime,
+    *,
+    messages: object,
+    model: str | None,
+    params: Mapping[str, Any],
+    stream: bool = False,
+) -> tuple[Call, dict[str, Any]]:
+    """Validate, estimate and reserve; return the call and the httpx request arguments.
+
+    Raises:
+        RequestValidationError: bad input (nothing was sent, nothing reserved).
+        BudgetExceededError: the estimate does not fit in the budget (nothing was sent).
+    """
+    options = {k: params[k] for k in ("extra_body", "extra_headers", "timeout") if k in params}
+    fields = {k: v for k, v in params.items() if k not in options}
+    if stream:
+        fields["stream"] = True
+    model_id = model if model is not None else rt.settings.model
+    if rt.budgeted and fields.get("max_tokens") is None:
+        fields["max_tokens"] = rt.settings.default_max_tokens
+    body = build_body(messages=messages, model=model_id, params=fields, extra_body=options.get("extra_body"))
+    try:
+        typed = ChatCompletionRequest.from_dict(body)
+    except (KeyError, TypeError, ValueError) as exc:  # shapes build_body does not check in depth
+        raise RequestValidationError("request", f"does not match the API schema: {exc}") from exc
+    kwargs = create_chat_completion._get_kwargs(body=typed)
+    if options.get("extra_headers"):
+        kwargs["headers"].update(options["extra_headers"])
+    if "timeout" in options:
+        kwargs["timeout"] = rt.timeout(float(options["timeout"]))
+    if stream:  # the read timeout is the idle timeout between events; ``timeout`` bounds connect, write, pool
+        kwargs["headers"]["Accept"] = "text/event-stream"
+        base = kwargs.get("timeout") or rt.timeout()
+        kwargs["timeout"] = httpx.Timeout(connect=base.connect, read=rt.settings.stream_idle_timeout,
+                                          write=base.write, pool=base.pool)
+    estimate = rt.estimate(model_id, body["messages"], body.get("max_tokens"), body.get("tools"))
+    reservation = rt.admit(estimate)  # confirmation, then the budget: both before any I/O
+    call = Call(rt=rt, model=model_id, request=kwargs, estimate=estimate, reservation=reservation,
+                retry=rt.retry_policy.start(rt.clock(), rt.rng), stream=stream)
+    return call, kwargs
+

@@ -1,0 +1,212 @@
+"""``Client``: the synchronous shell. It waits and does I/O; every decision is in the core.
+
+Mirrors :mod:`wrapper._async` line for line (``tests/unit/test_parity.py`` keeps
+their public signatures equal).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from types import TracebackType
+from typing import Any, Literal, Self, TypeVar, overload
+
+import httpx
+from typing_extensions import Unpack
+
+from ._base import BaseClient, parse_models
+from ._core import Call, Done, Step, map_transport_error, prepare
+from ._events import EventHook
+from ._runtime import Runtime
+from ._settings import Settings
+from ._streaming import Stream
+from ._types import ChatCompletionResponse, CompletionParams, MessageParam, ModelInfo
+
+T = TypeVar("T")
+
+__all__ = ["Client"]
+
+
+class Client(BaseClient):
+    """Synchronous Together client: retries, rate limits, breakers and a cost ledger around each call.
+
+    Args:
+        settings: a :class:`Settings`; default ``Settings.from_env()``.
+        on_event: called with each typed event (breaker, 429, budget, retries); default logs them.
+        confirm: asked ``confirm(estimated_cost_usd, model) -> bool`` before a call estimated above
+            ``CONFIRM_ABOVE_COST``; without it such calls raise :class:`ConfirmationRequiredError`.
+        transport: an httpx transport for the pool (tests, proxies); default httpx's own.
+        **overrides: setting values that win over the environment (``api_key=``, ``max_retries=``, ...).
+
+    Raises:
+        ConfigError: a missing API key, an unsafe base URL or an invalid setting.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        on_event: EventHook | None = None,
+        confirm: Callable[[Decimal, str], bool] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        _sleep: Callable[[float], None] = time.sleep,
+        _clock: Callable[[], float] = time.monotonic,
+        _runtime: Runtime | None = None,
+        **overrides: Any,
+    ) -> None:
+        super().__init__(settings, overrides, on_event=on_event, runtime=_runtime,
+                         runtime_options={"clock": _clock, "limiter_sleep": _sleep, "confirm": confirm})
+        self._sleep = _sleep
+        self._transport = transport
+        self._api = self._generated(transport)
+        self._http = self._api.get_httpx_client()
+        self.chat = Chat(self)
+        self.models = Models(self)
+
+    def with_options(self, **changes: Any) -> Client:
+        """A client with some settings changed that shares this one's pool, limiter, breakers and ledger."""
+        settings = self._settings.evolve(**changes)
+        clone = Client(settings, transport=self._transport, _sleep=self._sleep, _runtime=self._rt.derive(settings))
+        clone._http = self._http
+        return clone
+
+    def _run(self, call: Call, attempt: Callable[[Call], Step[T]]) -> T:
+        """The retry loop: wait for a rate slot, guard the breaker, make the attempt, sleep if the core says so."""
+        try:
+            while True:
+                limiter = self._rt.limiter
+                waited = limiter.acquire(call.tokens) if limiter is not None else 0.0
+                call.begin_attempt(waited)
+                step = attempt(call)
+                if isinstance(step, Done):
+                    return step.value
+                self._sleep(step.wait)
+        except BaseException as exc:
+            call.abort(exc)
+            raise
+
+    def _send_json(self, call: Call) -> Step[ChatCompletionResponse]:
+        try:
+            response = self._http.request(**call.request)
+        except httpx.HTTPError as exc:
+            return call.transport_failed(exc)
+        return call.answered(response.status_code, response.headers, response.content)
+
+    def _send_stream(self, call: Call) -> Step[Stream]:
+        try:
+            response = self._http.send(self._http.build_request(**call.request), stream=True)
+        except httpx.HTTPError as exc:
+            return call.transport_failed(exc)
+        return Stream._open(call, response)
+
+    def close(self) -> None:
+        """Close the connection pool and, if this client owns them, the limiter and ledger."""
+        if self._owns_runtime:
+            self._http.close()
+            self._rt.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+class Completions:
+    """``client.chat.completions``."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    @overload
+    def create(
+        self, *, messages: Sequence[MessageParam], model: str | None = None, stream: Literal[False] = False,
+        **params: Unpack[CompletionParams],
+    ) -> ChatCompletionResponse: ...
+
+    @overload
+    def create(
+        self, *, messages: Sequence[MessageParam], model: str | None = None, stream: Literal[True],
+        **params: Unpack[CompletionParams],
+    ) -> Stream: ...
+
+    @overload
+    def create(
+        self, *, messages: Sequence[MessageParam], model: str | None = None, stream: bool,
+        **params: Unpack[CompletionParams],
+    ) -> ChatCompletionResponse | Stream: ...
+
+    def create(
+        self,
+        *,
+        messages: Sequence[MessageParam],
+        model: str | None = None,
+        stream: bool = False,
+        **params: Unpack[CompletionParams],
+    ) -> ChatCompletionResponse | Stream:
+        """Create a chat completion, or stream it with ``stream=True``.
+
+        Args:
+            messages: the conversation, as dicts (``{"role": "user", "content": "Hi"}``) or typed models.
+            model: the model id; default ``TOGETHER_MODEL_STAGE1``.
+            stream: return a :class:`Stream` of typed chunks instead of one response; it is retried only until
+                its first event arrives, and never after.
+            **params: Together's request fields (``max_tokens``, ``temperature``, ``tools``, ...) and the
+                request options ``extra_body``, ``extra_headers`` and ``timeout`` (seconds per attempt).
+
+        Returns:
+            The typed response, or a :class:`Stream` when ``stream=True``.
+
+        Raises:
+            RequestValidationError: bad input, before any I/O.
+            BudgetExceededError: the estimate does not fit the budget, before any I/O.
+            CircuitOpenError: the model's breaker is open, before any I/O.
+            LocalRateLimitTimeout: our own rate-limit queue took too long.
+            APIStatusError: Together's error (a subclass per status) after the allowed retries.
+            APIConnectionError: the connection failed or timed out after the allowed retries.
+        """
+        call, _ = prepare(self._client._rt, messages=messages, model=model, params=dict(params), stream=stream)
+        if stream:
+            return self._client._run(call, self._client._send_stream)
+        return self._client._run(call, self._client._send_json)
+
+
+class Chat:
+    """``client.chat``."""
+
+    def __init__(self, client: Client) -> None:
+        self.completions = Completions(client)
+
+
+class Models:
+    """``client.models``."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def list(self, *, dedicated: bool | None = None) -> list[ModelInfo]:
+        """List the models visible to the key, each with its ``pricing`` (USD per 1M tokens).
+
+        Raises:
+            APIStatusError: Together's error for this request.
+            APIConnectionError: the connection failed.
+        """
+        try:
+            response = self._client._http.request(**self._client._models_request(dedicated))
+        except httpx.HTTPError as exc:
+            raise map_transport_error(exc) from exc
+        return parse_models(response.status_code, response.headers, response.content)
+
+    def refresh_prices(self, *, save: bool = True) -> int:
+        """Fetch ``/models`` and use its per-token prices for cost estimates and the ledger from now on.
+
+        Args:
+            save: also write them to the price cache (``$XDG_CACHE_HOME/together-wrapper/prices.json``) that
+                new clients read.
+
+        Returns:
+            How many models got a price.
+        """
+        return self._client._rt.refresh_prices(self.list(), save=save)
