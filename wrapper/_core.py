@@ -183,6 +183,8 @@ class Call:
         status = getattr(error, "status_code", None)
         self.rt.after_attempt(self, "uncertain" if uncertain else "error", latency, None, None, None, status)
         wait = self.retry.next_wait(error, self.rt.clock())
+        if wait is not None and self._breaker.open_remaining > wait:
+            wait = None  # this failure opened the breaker: a retry would sleep only to fail fast
         if uncertain:
             self.rt.ledger_uncertain(self, error, latency)
             if wait is not None:

@@ -7,9 +7,10 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 from tests import bodies
-from tests.conftest import CHAT_URL, FakeClock, MakeClient, test_settings
+from tests.conftest import CHAT_URL, USER, FakeClock, MakeClient, test_settings
 from wrapper import (
     APITimeoutError,
+    AsyncClient,
     BadRequestError,
     BreakerStateChanged,
     CircuitOpenError,
@@ -188,3 +189,24 @@ async def test_deadline_stops_retries(make_client: MakeClient, httpx_mock: HTTPX
     with pytest.raises(ServerError) as info:
         await client.create()
     assert 2 == info.value.attempts
+
+
+async def test_with_options_shares_state_but_not_policy(make_client: MakeClient, httpx_mock: HTTPXMock) -> None:
+    """with_options(max_retries=0) makes one attempt, yet shares the parent's ledger, breakers and metrics."""
+    parent = make_client()
+    child = parent.client.with_options(max_retries=0)
+    assert child.ledger is parent.client.ledger and child.metrics is parent.client.metrics
+    httpx_mock.add_response(url=CHAT_URL, **_err(503))  # type: ignore[arg-type]
+    with pytest.raises(ServerError):
+        if isinstance(child, AsyncClient):
+            await child.chat.completions.create(messages=USER)
+        else:
+            child.chat.completions.create(messages=USER)
+    assert 1 == len(httpx_mock.get_requests())
+    assert 1 == parent.client.metrics.snapshot().requests
+    if isinstance(child, AsyncClient):
+        await child.aclose()
+    else:
+        child.close()
+    httpx_mock.add_response(url=CHAT_URL, json=bodies.completion())
+    await parent.create()  # closing the child left the parent's pool open
