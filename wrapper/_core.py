@@ -14,88 +14,33 @@ stream too.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import attrs
 import httpx
 from together_api_client.api.chat import create_chat_completion
 from together_api_client.models.chat_completion_request import ChatCompletionRequest
 
+from ._breaker import ModelBreaker
 from ._errors import (
-    APIConnectionError,
     APIError,
     APIResponseValidationError,
     APIStatusError,
-    APITimeoutError,
     RequestValidationError,
     StreamError,
     error_from_response,
 )
+from ._estimator import Estimate
 from ._events import RateLimited
+from ._ledger import Reservation
+from ._outcomes import Done, Retry, Step, is_uncertain, map_transport_error, parse_completion
 from ._retry import RetryState, parse_retry_after, should_retry_header
 from ._runtime import Runtime
 from ._types import ChatCompletionResponse
 from ._validate import build_body
 
 __all__ = ["Call", "Done", "Retry", "Step", "map_transport_error", "parse_completion", "prepare"]
-
-T = TypeVar("T")
-
-
-@attrs.frozen
-class Done(Generic[T]):
-    """The call finished with ``value``."""
-
-    value: T
-
-
-@attrs.frozen
-class Retry:
-    """Wait ``wait`` seconds, then make another attempt."""
-
-    wait: float
-
-
-Step = Done[T] | Retry
-
-
-def map_transport_error(exc: httpx.HTTPError, attempts: int = 1) -> APIError:
-    """Turn an httpx exception into our error; ``sent`` says whether Together may have got the request."""
-    name = type(exc).__name__
-    if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
-        return APITimeoutError(f"timed out connecting to Together ({name})", attempts=attempts, sent=False)
-    if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"no answer from Together in time ({name})", attempts=attempts, sent=True)
-    if isinstance(exc, httpx.ConnectError):
-        return APIConnectionError(f"could not connect to Together ({name})", attempts=attempts, sent=False)
-    return APIConnectionError(f"connection to Together failed ({name}: {exc})", attempts=attempts, sent=True)
-
-
-def parse_completion(status_code: int, headers: Mapping[str, str], content: bytes) -> ChatCompletionResponse:
-    """Parse a 2xx body into the typed response, or raise :class:`APIResponseValidationError`."""
-    try:
-        data = json.loads(content)
-        if not isinstance(data, dict):
-            raise TypeError("not a JSON object")
-        return ChatCompletionResponse.from_dict(data)
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise APIResponseValidationError(
-            f"could not parse Together's {status_code} answer ({type(exc).__name__}: {exc})",
-            status_code=status_code,
-            body=content[:2000].decode("utf-8", "replace"),
-            request_id=headers.get("x-request-id"),
-        ) from exc
-
-
-def _uncertain(error: APIError) -> bool:
-    """True when the failed attempt may still have been billed."""
-    if isinstance(error, APIStatusError):
-        return error.status_code == 504
-    if isinstance(error, APIConnectionError):
-        return error.sent
-    return isinstance(error, APIResponseValidationError)
 
 
 @attrs.define(eq=False)
@@ -105,15 +50,18 @@ class Call:
     rt: Runtime
     model: str
     request: dict[str, Any]
-    estimate: Any
-    reservation: Any
+    estimate: Estimate
+    reservation: Reservation
     retry: RetryState
     stream: bool = False
     attempts: int = 0
     request_id: str | None = None
     _started: float = 0.0
-    _breaker: Any = None
+    _breaker: ModelBreaker = attrs.field(init=False)
     _in_flight: bool = False  # this call holds an admitted attempt (maybe the half-open probe)
+
+    def __attrs_post_init__(self) -> None:
+        self._breaker = self.rt.breakers.get(self.model)
 
     @property
     def started(self) -> float:
@@ -127,7 +75,6 @@ class Call:
 
     def begin_attempt(self, waited: float) -> None:
         """Called after the limiter admitted the attempt: guard the breaker (no I/O when open)."""
-        self._breaker = self.rt.breakers.get(self.model)
         self._breaker.guard()  # raises CircuitOpenError: never retried
         self._in_flight = True
         self.attempts += 1
@@ -179,7 +126,7 @@ class Call:
         error.request_id = error.request_id or self.request_id
         self._in_flight = False
         self._breaker.record_failure(error)
-        uncertain = _uncertain(error)
+        uncertain = is_uncertain(error)
         status = getattr(error, "status_code", None)
         self.rt.after_attempt(self, "uncertain" if uncertain else "error", latency, None, None, None, status)
         wait = self.retry.next_wait(error, self.rt.clock())
@@ -189,10 +136,8 @@ class Call:
             self.rt.ledger_uncertain(self, error, latency)
             if wait is not None:
                 self.reservation = self.rt.reserve(self.estimate)  # BudgetExceededError stops the retries
-        elif wait is None:
-            self.rt.ledger_error(self, error, latency, final=True)
-        else:
-            self.rt.ledger_error(self, error, latency, final=False)
+        else:  # a definite failure: the final one releases the reservation
+            self.rt.ledger_error(self, error, latency, final=wait is None)
         if wait is None:
             raise error
         self.rt.retry_scheduled(self, wait, self.retry.last_reason or type(error).__name__)

@@ -1,0 +1,74 @@
+"""What one attempt can come to: ``Done``/``Retry`` steps, and the pure mappings of transport failures and bodies.
+
+Shared by the call core and the stream reader; no I/O, no state.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Generic, TypeVar
+
+import attrs
+import httpx
+
+from ._errors import APIConnectionError, APIError, APIResponseValidationError, APIStatusError, APITimeoutError
+from ._types import ChatCompletionResponse
+
+__all__ = ["Done", "Retry", "Step", "is_uncertain", "map_transport_error", "parse_completion"]
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class Done(Generic[T]):
+    """The call finished with ``value``."""
+
+    value: T
+
+
+@attrs.frozen
+class Retry:
+    """Wait ``wait`` seconds, then make another attempt."""
+
+    wait: float
+
+
+Step = Done[T] | Retry
+
+
+def map_transport_error(exc: httpx.HTTPError, attempts: int = 1) -> APIError:
+    """Turn an httpx exception into our error; ``sent`` says whether Together may have got the request."""
+    name = type(exc).__name__
+    if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return APITimeoutError(f"timed out connecting to Together ({name})", attempts=attempts, sent=False)
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"no answer from Together in time ({name})", attempts=attempts, sent=True)
+    if isinstance(exc, httpx.ConnectError):
+        return APIConnectionError(f"could not connect to Together ({name})", attempts=attempts, sent=False)
+    return APIConnectionError(f"connection to Together failed ({name}: {exc})", attempts=attempts, sent=True)
+
+
+def parse_completion(status_code: int, headers: Mapping[str, str], content: bytes) -> ChatCompletionResponse:
+    """Parse a 2xx body into the typed response, or raise :class:`APIResponseValidationError`."""
+    try:
+        data = json.loads(content)
+        if not isinstance(data, dict):
+            raise TypeError("not a JSON object")
+        return ChatCompletionResponse.from_dict(data)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise APIResponseValidationError(
+            f"could not parse Together's {status_code} answer ({type(exc).__name__}: {exc})",
+            status_code=status_code,
+            body=content[:2000].decode("utf-8", "replace"),
+            request_id=headers.get("x-request-id"),
+        ) from exc
+
+
+def is_uncertain(error: APIError) -> bool:
+    """True when the failed attempt may still have been billed."""
+    if isinstance(error, APIStatusError):
+        return error.status_code == 504
+    if isinstance(error, APIConnectionError):
+        return error.sent
+    return isinstance(error, APIResponseValidationError)
