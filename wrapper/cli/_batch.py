@@ -1,0 +1,267 @@
+"""The resumable batch runner: workers send rows through one AsyncClient, each answer is written as it lands.
+
+A row is *done* once its line is in the output; nothing else marks it. So a crash, a Ctrl-C or a budget stop
+leaves every other row *not done*, and running the same command again sends exactly those.
+
+Stopping: no new row starts once a stop is requested -- by SIGINT/SIGTERM (in-flight rows finish; a second
+signal cancels them, leaving them not done), by the budget (``BudgetExceededError``: the client refused to
+reserve, nothing was sent), by a breaker that stays open longer than the patience, or by an error that every
+later row would hit too (bad key, no credit, unknown model). A row refused by an open breaker is not failed:
+its worker waits for the probe and tries it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
+from typing import Any, Protocol
+
+import attrs
+
+from wrapper import (
+    APIError,
+    APIStatusError,
+    AsyncClient,
+    AuthenticationError,
+    BudgetExceededError,
+    ChatCompletionResponse,
+    CircuitOpenError,
+    ConfigError,
+    ModelNotAvailableError,
+    NotFoundError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    TogetherError,
+)
+from wrapper.cli._files import JsonlAppender, ResultFile, error_record, result_record
+from wrapper.cli._input import Row
+
+__all__ = ["BatchRunner", "BatchStats", "ProgressSink", "exit_code"]
+
+ZERO = Decimal(0)
+FATAL = (AuthenticationError, PaymentRequiredError, PermissionDeniedError, NotFoundError, ConfigError)
+PROBE_SPACING = 0.25  # seconds between tries while a circuit is open (one ledger row each)
+EXIT_CODES = {"interrupted": 130, "terminated": 143, "budget": 4, "breaker": 1, "fatal": 1}
+
+
+@attrs.define
+class BatchStats:
+    """What one run did; ``stop_reason`` is None when every planned row was tried."""
+
+    planned: int = 0
+    started: int = 0
+    done: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    cost: Decimal = ZERO
+    unpriced: int = 0
+    elapsed: float = 0.0
+    stop_reason: str | None = None
+    stop_detail: str = ""
+
+    @property
+    def not_done(self) -> int:
+        """Planned rows without a result or an error line (not started, stopped or cancelled)."""
+        return self.planned - self.done - self.failed
+
+
+def exit_code(stats: BatchStats) -> int:
+    """0 all done, 1 failures (or a breaker/fatal stop), 4 budget stop, 130 SIGINT, 143 SIGTERM."""
+    if stats.stop_reason is not None:
+        return EXIT_CODES[stats.stop_reason]
+    return 1 if stats.failed else 0
+
+
+class ProgressSink(Protocol):
+    """Where the runner reports progress (a rich bar in the terminal, nothing in tests)."""
+
+    def update(self, stats: BatchStats) -> None:
+        """Called after each row finishes."""
+
+    def note(self, message: str) -> None:
+        """A one-line message for the person watching (stop requested, breaker waits)."""
+
+
+class BatchRunner:
+    """Sends rows with ``concurrency`` workers; see the module docstring for how it stops."""
+
+    def __init__(
+        self, client: AsyncClient, rows: Sequence[Row], *, results: ResultFile, errors: JsonlAppender,
+        progress: ProgressSink, model: str, max_tokens: int, concurrency: int, breaker_patience: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client, self._rows, self._results, self._errors = client, rows, results, errors
+        self._progress, self._model, self._max_tokens = progress, model, max_tokens
+        self._concurrency, self._patience, self._clock = max(1, concurrency), breaker_patience, clock
+        self.stats = BatchStats(planned=len(rows))
+        self._queue: Iterator[Row] = iter(rows)
+        self._stopping = asyncio.Event()
+        self._open_since: dict[str, float] = {}  # per model: when its circuit was first seen open
+        self._open_until: dict[str, float] = {}  # per model: workers wait until then before trying again
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def run(self) -> BatchStats:
+        """Send every row (or until stopped); returns the stats. Signals are handled only while this runs."""
+        started = self._clock()
+        installed = self._install_signals()
+        try:
+            self._tasks = [asyncio.create_task(self._worker()) for _ in range(min(self._concurrency, len(self._rows)))]
+            if self._tasks:
+                await asyncio.wait(self._tasks)
+            for task in self._tasks:
+                error = None if task.cancelled() else task.exception()
+                if error is not None:
+                    raise error  # a bug in a worker: loud (every finished row is already written)
+        finally:
+            self._remove_signals(installed)
+            self.stats.elapsed = self._clock() - started
+        return self.stats
+
+    def stop(self, reason: str, detail: str, *, note: str | None = None) -> None:
+        """Start no new rows; a signal's reason wins over an earlier budget or breaker stop."""
+        if self.stats.stop_reason is None or reason in ("interrupted", "terminated"):
+            self.stats.stop_reason, self.stats.stop_detail = reason, detail
+            self._progress.note(f"stopping: {note or detail}")
+        self._stopping.set()
+
+    # ---------------------------------------------------------------- signals
+    def _install_signals(self) -> list[signal.Signals]:
+        loop = asyncio.get_running_loop()
+        installed = []
+        for sig, reason in ((signal.SIGINT, "interrupted"), (signal.SIGTERM, "terminated")):
+            try:
+                loop.add_signal_handler(sig, self._on_signal, reason)
+            except (RuntimeError, ValueError, NotImplementedError):  # not the main thread, or no signals here
+                continue
+            installed.append(sig)
+        return installed
+
+    def _remove_signals(self, installed: list[signal.Signals]) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+    def _on_signal(self, reason: str) -> None:
+        if self.stats.stop_reason in ("interrupted", "terminated"):
+            self._progress.note("second signal: cancelling the rows in flight (they stay not done)")
+            for task in self._tasks:
+                task.cancel()
+            return
+        name = "SIGINT (Ctrl-C)" if reason == "interrupted" else "SIGTERM"
+        self.stop(reason, f"{name} received", note=f"{name} received: finishing the rows in flight "
+                                                   "(send it again to cancel them)")
+
+    # ---------------------------------------------------------------- workers
+    async def _worker(self) -> None:
+        while not self._stopping.is_set():
+            row = next(self._queue, None)
+            if row is None:
+                return
+            self.stats.started += 1
+            try:
+                await self._process(row)
+            except asyncio.CancelledError:
+                self.stats.cancelled += 1
+                raise
+
+    def _params(self, row: Row) -> dict[str, Any]:
+        params = dict(row.params)
+        params.setdefault("max_tokens", self._max_tokens)  # always bounded, so the estimate is a true maximum
+        return params
+
+    async def _process(self, row: Row) -> None:
+        model = row.model or self._model
+        while await self._breaker_gate(model):
+            try:
+                response = await self._client.chat.completions.create(messages=row.messages, model=model,
+                                                                      **self._params(row))
+            except CircuitOpenError as exc:
+                self._circuit_open(model, exc.retry_in)
+                continue
+            except BudgetExceededError as exc:
+                self.stop("budget", f"budget reached: {exc}")
+                return
+            except TogetherError as exc:
+                if self._outage(model, exc):  # the client stopped retrying because the breaker opened
+                    self._circuit_open(model, self._client.settings.breaker_recovery)
+                    continue
+                self._failed(row, exc, fatal=isinstance(exc, FATAL) or (
+                    isinstance(exc, ModelNotAvailableError) and row.model is None))
+                return
+            self._succeeded(row, model, response)
+            return
+
+    async def _breaker_gate(self, model: str) -> bool:
+        """Wait while ``model``'s circuit is known to be open, then let one worker try (it may be the probe).
+
+        Calling ``create`` against an open circuit costs nothing but still writes a ledger row, so the workers
+        wait here instead of all knocking at once. False when the run is stopping.
+        """
+        while not self._stopping.is_set():
+            until, now = self._open_until.get(model), self._clock()
+            if until is None:
+                return True
+            if now >= until:
+                self._open_until[model] = now + PROBE_SPACING  # the others wait while this one tries
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=until - now)
+        return False
+
+    def _breaker_open(self, model: str) -> bool:
+        states = {name.casefold(): state for name, state in self._client.breaker_states.items()}
+        return states.get(model.casefold()) == "open"
+
+    def _outage(self, model: str, exc: TogetherError) -> bool:
+        """A transient failure (5xx, 429, connection) the client gave up on because the model's breaker opened:
+        the row is not failed, it waits for the breaker like a refused one."""
+        client_fault = isinstance(exc, APIStatusError) and exc.status_code < 500 and exc.status_code != 429
+        return isinstance(exc, APIError) and not client_fault and self._breaker_open(model)
+
+    def _circuit_open(self, model: str, retry_in: float) -> None:
+        """Note when ``model``'s circuit opened; stop once it has been open longer than the patience."""
+        now = self._clock()
+        since = self._open_since.setdefault(model, now)
+        if since == now:
+            self._progress.note(f"circuit for {model} is open: waiting for it (patience {self._patience:g}s)")
+        open_for = now - since
+        if open_for > self._patience:
+            self.stop("breaker", f"the circuit for {model} stayed open for {open_for:.1f}s "
+                                 f"(more than --breaker-patience {self._patience:g}s)")
+        wait = min(max(retry_in, PROBE_SPACING), self._patience - open_for + 0.05, 5.0)
+        self._open_until[model] = now + max(wait, 0.0)
+
+    def _succeeded(self, row: Row, model: str, response: ChatCompletionResponse) -> None:
+        body = response.to_dict()
+        cost = self._cost(model, body)
+        self._results.append(result_record(row, body, cost, self._client.run_id))
+        if not self._breaker_open(model):  # a row sent before the circuit opened may still succeed
+            self._open_since.pop(model, None)
+            self._open_until.pop(model, None)
+        self.stats.done += 1
+        if cost is None:
+            self.stats.unpriced += 1
+        else:
+            self.stats.cost += cost
+        self._progress.update(self.stats)
+
+    def _failed(self, row: Row, exc: TogetherError, *, fatal: bool) -> None:
+        self._errors.append(error_record(row, exc, self._client.run_id))
+        self.stats.failed += 1
+        self._progress.update(self.stats)
+        if fatal:
+            self.stop("fatal", f"{type(exc).__name__} would fail every row: {exc}")
+
+    def _cost(self, model: str, body: dict[str, Any]) -> Decimal | None:
+        """The row's cost as the ledger computes it: usage at the model's price (None when unpriced)."""
+        usage = body.get("usage") or {}
+        price = self._client.ledger.price_of(model)
+        prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        if price is None or not isinstance(prompt, int) or not isinstance(completion, int):
+            return None
+        cost: Decimal = price.cost(prompt, completion)
+        return cost

@@ -1,0 +1,234 @@
+"""One batch job from options to exit code: check, resume, shard, estimate, confirm, run, summarise.
+
+Order matters for money: the whole input is checked before anything is sent; the output is locked and read
+before estimating, so rows already done are neither estimated nor paid for again; the estimate is shown and,
+above the confirmation threshold, confirmed before the first request. A resumed output names its budget run
+(``run_id`` on each line), so a resume continues the same budget unless ``--run-id`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import attrs
+from rich.console import Console
+from rich.prompt import Confirm
+
+from wrapper import AsyncClient, BreakerStateChanged, ConfigError, Event, MetricsSnapshot, Settings
+from wrapper.cli._batch import BatchRunner, BatchStats, ProgressSink, exit_code
+from wrapper.cli._files import JsonlAppender, OutputError, ResultFile, default_errors_path
+from wrapper.cli._input import Row, Shard, read_input
+from wrapper.cli._render import QuietProgress, RichProgress, money, print_problems, print_summary
+
+__all__ = ["BatchJob", "JobError", "JobResult", "run_job"]
+
+EXIT_USAGE, EXIT_REFUSED = 2, 3
+
+
+class JobError(Exception):
+    """The job cannot start; ``code`` is the exit code (2 input/usage, 3 confirmation refused)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@attrs.frozen(kw_only=True)
+class BatchJob:
+    """The options of ``together-wrapper batch`` (see its ``--help``)."""
+
+    input: Path
+    output: Path
+    errors: Path | None = None
+    model: str | None = None
+    max_tokens: int | None = None
+    concurrency: int = 8
+    max_cost: Decimal | None = None
+    yes: bool = False
+    run_id: str | None = None
+    skip_invalid: bool = False
+    shard: Shard | None = None
+    confirm_above: Decimal | None = None
+    breaker_patience: float = 120.0
+    fsync: bool = False
+
+
+@attrs.frozen
+class JobResult:
+    """How the job ended; ``stats``/``metrics`` are None when it never started sending."""
+
+    code: int
+    run_id: str | None = None
+    stats: BatchStats | None = None
+    metrics: MetricsSnapshot | None = None
+
+
+class _Notes:
+    """The client's event hook: breaker moves are shown above the progress bar."""
+
+    def __init__(self) -> None:
+        self.sink: ProgressSink = QuietProgress()
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, BreakerStateChanged):
+            self.sink.note(f"breaker for {event.model}: {event.old} -> {event.new} after {event.failures} failures")
+
+
+def _load(job: BatchJob, console: Console) -> list[Row]:
+    try:
+        report = read_input(job.input)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise JobError(f"cannot read {job.input}: {exc}", EXIT_USAGE) from None
+    if report.problems:
+        print_problems(console, report.problems, job.input)
+        if not job.skip_invalid:
+            raise JobError("refusing to start: fix the rows above, or pass --skip-invalid to send only the valid "
+                           "ones", EXIT_USAGE)
+    if not report.rows:
+        raise JobError(f"no valid rows in {job.input}", EXIT_USAGE)
+    return report.rows
+
+
+def _settings(job: BatchJob, run_id: str | None, base: Settings | None) -> Settings:
+    """The job's settings; the pool keeps at least one idle connection per worker (no reconnect churn)."""
+    overrides: dict[str, Any] = {"max_estimated_cost": job.max_cost, "run_id": run_id, "model": job.model}
+    try:
+        if base is not None:
+            settings = base.evolve(**{k: v for k, v in overrides.items() if v is not None})
+        else:
+            settings = Settings.from_env(**overrides)
+        return settings.evolve(max_connections=max(settings.max_connections, job.concurrency),
+                               max_keepalive_connections=max(settings.max_keepalive_connections, job.concurrency))
+    except ConfigError as exc:
+        raise JobError(str(exc), EXIT_USAGE) from None
+
+
+def _estimate(client: AsyncClient, rows: Sequence[Row], model: str, max_tokens: int) -> tuple[Decimal, int]:
+    """The maximum total cost of ``rows`` and how many rows have no price (their cost is unknown)."""
+    total, unknown = Decimal(0), 0
+    for row in rows:
+        bound = row.params.get("max_tokens", max_tokens)
+        cost = client.ledger.estimate(row.model or model, row.messages, bound).cost
+        if cost is None:
+            unknown += 1
+        else:
+            total += cost
+    return total, unknown
+
+
+def _confirm(console: Console, *, rows: int, estimate: Decimal, unknown: int, threshold: Decimal, yes: bool,
+             interactive: bool) -> None:
+    if yes or (estimate <= threshold and not unknown):
+        return
+    what = f"{rows:,} requests, estimated at up to {money(estimate)}" + (
+        f" plus {unknown:,} rows at an unknown price" if unknown else "")
+    if not interactive:
+        raise JobError(f"{what}, above the confirmation threshold {money(threshold)}: not confirmed. "
+                       "No terminal to ask; pass --yes to confirm (or raise --confirm-above / CONFIRM_ABOVE_COST)",
+                       EXIT_REFUSED)
+    if not Confirm.ask(f"Send {what}?", console=console, default=False):
+        raise JobError("not confirmed; nothing was sent", EXIT_REFUSED)
+
+
+def _describe(console: Console, job: BatchJob, client: AsyncClient, *, total: int, in_shard: int, pending: int,
+              max_tokens: int, estimate: Decimal, unknown: int) -> None:
+    """The plan, before anything is sent: counts, the estimated total cost, and the budget left."""
+    left = client.ledger.remaining()
+    console.print(
+        f"{total:,} valid rows in {job.input}" + (f"; {in_shard:,} in shard {job.shard}" if job.shard else "")
+        + f"; {in_shard - pending:,} already done in {job.output}"
+        + f"\n[bold]{pending:,} to send[/] to {client.settings.model}, max_tokens {max_tokens}: "
+        + f"[bold]estimated total cost up to {money(estimate)}[/]"
+        + (f" (+{unknown:,} rows without a price)" if unknown else "")
+        + f"; budget run {client.run_id}: " + ("no budget" if left is None else f"{money(left)} left"))
+    if left is not None and estimate > left:
+        console.print("[yellow]the estimate exceeds the budget left: the run will stop when it is used "
+                      "(exit 4); raise --max-cost to finish every row[/]")
+
+
+def run_job(job: BatchJob, console: Console, *, settings: Settings | None = None, interactive: bool | None = None,
+            show_progress: bool = True) -> JobResult:
+    """Run a batch job and return its exit code (printing the plan, progress and summary on ``console``).
+
+    Args:
+        settings: use these instead of ``Settings.from_env()`` (the demo); the job's options still apply.
+        interactive: whether a person can answer the confirmation; default: stdin is a terminal.
+        show_progress: draw the progress bar (off for benchmarks).
+    """
+    try:
+        rows = _load(job, console)
+        try:
+            results = ResultFile(job.output, durable=job.fsync)
+        except (OutputError, OSError) as exc:
+            raise JobError(str(exc), EXIT_USAGE) from None
+    except JobError as exc:
+        console.print(f"[red]{exc}[/]")
+        return JobResult(exc.code)
+    ask = sys.stdin.isatty() if interactive is None else interactive
+    result = JobResult(EXIT_USAGE)
+    try:
+        result = asyncio.run(_run(job, console, rows, results, settings, ask, show_progress))
+    except JobError as exc:
+        console.print(f"[red]{exc}[/]")
+        result = JobResult(exc.code)
+    finally:
+        results.close(discard_if_unused=result.stats is None)  # no empty output left by a refused job
+    return result
+
+
+async def _run(job: BatchJob, console: Console, rows: list[Row], results: ResultFile, base: Settings | None,
+               interactive: bool, show_progress: bool) -> JobResult:
+    if results.repaired:
+        console.print(f"[yellow]{job.output}: removed a torn last line left by a crash[/]")
+    in_shard = [r for r in rows if job.shard is None or r.key in job.shard]
+    pending = [r for r in in_shard if r.key not in results.done]
+    settings = _settings(job, job.run_id or results.run_id, base)
+    notes = _Notes()
+    try:
+        client = AsyncClient(settings, on_event=notes)
+    except ConfigError as exc:
+        raise JobError(str(exc), EXIT_USAGE) from None
+    try:
+        max_tokens = job.max_tokens or settings.default_max_tokens
+        estimate, unknown = _estimate(client, pending, settings.model, max_tokens)
+        if unknown and settings.max_estimated_cost is not None:
+            raise JobError(f"{unknown:,} rows use a model without a known price, so the budget cannot be kept; "
+                           "set TOGETHER_FALLBACK_PRICE or TOGETHER_PRICES_FILE", EXIT_USAGE)
+        _describe(console, job, client, total=len(rows), in_shard=len(in_shard), pending=len(pending),
+                  max_tokens=max_tokens, estimate=estimate, unknown=unknown)
+        threshold = job.confirm_above if job.confirm_above is not None else settings.confirm_above_cost
+        _confirm(console, rows=len(pending), estimate=estimate, unknown=unknown,
+                 threshold=threshold if threshold is not None else Decimal(0), yes=job.yes, interactive=interactive)
+        return await _send(job, console, client, pending, results, notes, max_tokens, show_progress,
+                           already_done=len(in_shard) - len(pending))
+    finally:
+        await client.aclose()
+
+
+async def _send(job: BatchJob, console: Console, client: AsyncClient, pending: list[Row], results: ResultFile,
+                notes: _Notes, max_tokens: int, show_progress: bool, *, already_done: int) -> JobResult:
+    errors_path = job.errors or default_errors_path(job.output)
+    errors = JsonlAppender(errors_path, durable=job.fsync)
+    bar = RichProgress(console, len(pending), budget_left=client.ledger.remaining) if show_progress else None
+    notes.sink = bar or QuietProgress()
+    runner = BatchRunner(client, pending, results=results, errors=errors, progress=notes.sink,
+                         model=client.settings.model, max_tokens=max_tokens, concurrency=job.concurrency,
+                         breaker_patience=job.breaker_patience)
+    try:
+        if bar is not None:
+            with bar:
+                stats = await runner.run()
+        else:
+            stats = await runner.run()
+    finally:
+        errors.close()
+    snap = client.metrics.snapshot()
+    summary = client.ledger.summary()
+    print_summary(console, stats, snap, run_id=client.run_id, run_spent=summary.committed + summary.uncertain,
+                  budget_left=summary.remaining, output=job.output, errors=errors_path, already_done=already_done)
+    return JobResult(exit_code(stats), client.run_id, stats, snap)
