@@ -10,17 +10,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-python=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$python" -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
-  "$python" -m venv .venv
-fi
-stamp=.venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)
-if [ ! -f "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e '.[dev]'
-  touch "$stamp"
-fi
+. scripts/_venv.sh
+ensure_venv dev
 
 if [ ! -x node_modules/.bin/prism ]; then
   npm ci --no-audit --no-fund --loglevel=error
