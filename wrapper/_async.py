@@ -60,8 +60,8 @@ class AsyncClient(BaseClient):
         super().__init__(settings, overrides, on_event=on_event, runtime=_runtime,
                          runtime_options={"clock": _clock, "confirm": confirm})
         self._sleep = _sleep
-        self._transport = transport
-        self._api = self._generated(transport if transport is not None else default_async_transport(self._settings))
+        self._transport = transport if transport is not None else default_async_transport(self._limits())
+        self._api = self._generated(self._transport)
         self._http = self._api.get_async_httpx_client()
         self.chat = Chat(self)
         self.models = Models(self)
@@ -91,10 +91,14 @@ class AsyncClient(BaseClient):
 
     async def _send_json(self, call: Call) -> Step[ChatCompletionResponse]:
         try:
-            response = await self._http.request(**call.request)
+            response = await self._transport.handle_async_request(self._json_request(call))
+            try:
+                content = await response.aread()
+            finally:
+                await response.aclose()
         except httpx.HTTPError as exc:
             return call.transport_failed(exc)
-        return call.answered(response.status_code, response.headers, response.content)
+        return call.answered(response.status_code, response.headers, content)
 
     async def _send_stream(self, call: Call) -> Step[AsyncStream]:
         try:

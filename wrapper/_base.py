@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Generator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -25,6 +25,9 @@ from ._runtime import Runtime
 from ._settings import Secret, Settings
 from ._types import ModelInfo
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._core import Call
 
 __all__ = ["USER_AGENT", "BaseClient", "BearerAuth", "check_base_url", "default_async_transport", "parse_models"]
 
@@ -62,12 +65,11 @@ def check_base_url(url: str) -> None:
         )
 
 
-def default_async_transport(settings: Settings) -> httpx.AsyncBaseTransport:
-    """The async client's transport: aiohttp under httpx's API (see ARCHITECTURE.md, measured costs)."""
+def default_async_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+    """The async client's transport: aiohttp under httpx's API, several times cheaper per request than httpx's own
+    async pool (benchmarks/bench_clients.py)."""
     from httpx_aiohttp import AiohttpTransport
 
-    limits = httpx.Limits(max_connections=settings.max_connections,
-                          max_keepalive_connections=settings.max_keepalive_connections)
     return AiohttpTransport(limits=limits)
 
 
@@ -106,21 +108,32 @@ class BaseClient:
         check_base_url(settings.base_url)
         register_secret(key)
         self._settings = settings
+        self._chat_url = httpx.URL(settings.base_url.rstrip("/") + "/chat/completions")
         self._owns_runtime = runtime is None
         self._rt = runtime if runtime is not None else Runtime(settings, on_event=on_event, **runtime_options)
 
     def _generated(self, transport: Any) -> GeneratedClient:
         s = self._settings
         assert s.api_key is not None  # checked in __init__
-        args: dict[str, Any] = {
-            "auth": BearerAuth(s.api_key),
-            "limits": httpx.Limits(max_connections=s.max_connections,
-                                   max_keepalive_connections=s.max_keepalive_connections),
-        }
-        if transport is not None:
-            args["transport"] = transport
+        args: dict[str, Any] = {"auth": BearerAuth(s.api_key), "transport": transport}
         return GeneratedClient(base_url=s.base_url, timeout=self._rt.timeout(), headers={"User-Agent": USER_AGENT},
                                raise_on_unexpected_status=False, httpx_args=args)
+
+    def _limits(self) -> httpx.Limits:
+        s = self._settings
+        return httpx.Limits(max_connections=s.max_connections, max_keepalive_connections=s.max_keepalive_connections)
+
+    def _json_request(self, call: Call) -> httpx.Request:
+        """The attempt's request, built for the transport directly.
+
+        The JSON path skips ``httpx.Client.send`` (cookies, auth flow, redirects, URL merging): it cost more CPU
+        than all of our layers together (benchmarks/bench_clients.py). The stream and ``/models`` paths keep it.
+        """
+        assert self._settings.api_key is not None  # checked in __init__
+        r = call.request
+        headers = {"User-Agent": USER_AGENT, "Authorization": f"Bearer {self._settings.api_key.get()}", **r["headers"]}
+        return httpx.Request(r["method"], self._chat_url, headers=headers, content=r["content"],
+                             extensions={"timeout": r["timeout"].as_dict()})
 
     @staticmethod
     def _models_request(dedicated: bool | None) -> dict[str, Any]:

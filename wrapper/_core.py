@@ -6,14 +6,16 @@ and do the I/O. Nothing here sleeps, awaits or touches a socket.
 Why the shells do not call the generated ``sync_detailed``/``asyncio_detailed``:
 those parse every documented status with ``response.json()``, which raises on
 Together's HTML 503 pages and drops the headers we need (request id, rate-limit
-hints). We use the generated request builder and models instead: the request
-comes from ``create_chat_completion._get_kwargs`` and the answer is parsed with
-``ChatCompletionResponse.from_dict`` here, so the same request serves the SSE
-stream too.
+hints). We use the generated request builder and models instead: the route (method,
+path, headers) comes from ``create_chat_completion._get_kwargs`` and the answer
+is parsed with ``ChatCompletionResponse.from_dict`` here, so the same request
+serves the SSE stream too. Nested request fields (tools, response_format, ...)
+are checked by the generated ``ChatCompletionRequest`` model.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,6 +43,11 @@ from ._types import ChatCompletionResponse
 from ._validate import build_body
 
 __all__ = ["Call", "Done", "Retry", "Step", "map_transport_error", "parse_completion", "prepare"]
+
+# The generated builder's method, path and headers for the chat route, read once: building a typed request and
+# turning it back into a dict on every call cost more than everything else we add (see benchmarks/).
+_ROUTE: dict[str, Any] = create_chat_completion._get_kwargs(body=ChatCompletionRequest(model="", messages=[]))
+_NESTED = frozenset({"tools", "tool_choice", "response_format", "function_call", "reasoning"})
 
 
 @attrs.define(eq=False)
@@ -224,20 +231,20 @@ def prepare(
     if rt.budgeted and fields.get("max_tokens") is None:
         fields["max_tokens"] = rt.settings.default_max_tokens
     body = build_body(messages=messages, model=model_id, params=fields, extra_body=options.get("extra_body"))
-    try:
-        typed = ChatCompletionRequest.from_dict(body)
-    except (KeyError, TypeError, ValueError) as exc:  # shapes build_body does not check in depth
-        raise RequestValidationError("request", f"does not match the API schema: {exc}") from exc
-    kwargs = create_chat_completion._get_kwargs(body=typed)
-    if options.get("extra_headers"):
-        kwargs["headers"].update(options["extra_headers"])
-    if "timeout" in options:
-        kwargs["timeout"] = rt.timeout(float(options["timeout"]))
+    if not _NESTED.isdisjoint(body):  # shapes build_body does not check in depth: the generated model judges
+        try:
+            ChatCompletionRequest.from_dict(body)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RequestValidationError("request", f"does not match the API schema: {exc!r}") from exc
+    headers = dict(_ROUTE["headers"])
+    headers.update(options.get("extra_headers") or {})
+    timeout = rt.timeout(float(options["timeout"])) if "timeout" in options else rt.default_timeout
     if stream:  # the read timeout is the idle timeout between events; ``timeout`` bounds connect, write, pool
-        kwargs["headers"]["Accept"] = "text/event-stream"
-        base = kwargs.get("timeout") or rt.timeout()
-        kwargs["timeout"] = httpx.Timeout(connect=base.connect, read=rt.settings.stream_idle_timeout,
-                                          write=base.write, pool=base.pool)
+        headers["Accept"] = "text/event-stream"
+        timeout = httpx.Timeout(connect=timeout.connect, read=rt.settings.stream_idle_timeout,
+                                write=timeout.write, pool=timeout.pool)
+    kwargs = {"method": _ROUTE["method"], "url": _ROUTE["url"], "headers": headers, "timeout": timeout,
+              "content": json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()}
     estimate = rt.estimate(model_id, body["messages"], body.get("max_tokens"), body.get("tools"))
     reservation = rt.admit(estimate)  # confirmation, then the budget: both before any I/O
     call = Call(rt=rt, model=model_id, request=kwargs, estimate=estimate, reservation=reservation,

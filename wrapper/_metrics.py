@@ -23,6 +23,7 @@ from collections import Counter as Tally
 from collections import deque
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 import attrs
@@ -104,6 +105,10 @@ class ClientMetrics:
         self._breakers: dict[str, str] = {}
         self._budget: Decimal | None = None
         self._seen: dict[str, set[str]] = {"model": set(), "outcome": set(), "reason": set()}
+        # Labels are checked (redaction regexes) once per distinct raw value, and the labelled children looked up
+        # once per (model, outcome): both were most of the per-call cost of metrics.
+        self._labels: dict[tuple[str, str], str] = {}
+        self._children: dict[tuple[str, str], tuple[Any, Any, Any, Any, Any]] = {}
         self._servers: list[WSGIServer] = []
         self._build(namespace)
 
@@ -144,16 +149,40 @@ class ClientMetrics:
 
     def _model(self, model: str) -> str:
         """A safe label for a model id: nothing key-like, strict charset, at most ``_MAX_MODELS`` distinct."""
-        if redact(model) != model or REDACTED in model or not _MODEL.fullmatch(model):
-            return OTHER
-        return self._bounded("model", model, _MAX_MODELS)
+        label = self._labels.get(("model", model))
+        if label is None:
+            if redact(model) != model or REDACTED in model or not _MODEL.fullmatch(model):
+                label = OTHER
+            else:
+                label = self._bounded("model", model, _MAX_MODELS)
+            self._remember(("model", model), label)
+        return label
 
     def _word(self, kind: str, value: str) -> str:
         """A safe label for a fixed word (outcome, reason): normalised to ``[a-z0-9_]``, or ``other``."""
-        if redact(value) != value or REDACTED in value:
-            return OTHER
-        word = _NOT_WORD.sub("_", value.lower()).strip("_")[:40]
-        return self._bounded(kind, word, _MAX_WORDS) if word else OTHER
+        label = self._labels.get((kind, value))
+        if label is None:
+            word = _NOT_WORD.sub("_", value.lower()).strip("_")[:40]
+            if redact(value) != value or REDACTED in value or not word:
+                label = OTHER
+            else:
+                label = self._bounded(kind, word, _MAX_WORDS)
+            self._remember((kind, value), label)
+        return label
+
+    def _remember(self, key: tuple[str, str], label: str) -> None:
+        if label != OTHER and len(self._labels) < 4 * (_MAX_MODELS + _MAX_WORDS):  # bounded like the labels
+            self._labels[key] = label
+
+    def _attempt_children(self, model: str, outcome: str) -> tuple[Any, Any, Any, Any, Any]:
+        children = self._children.get((model, outcome))
+        if children is None:
+            children = (self._m_requests.labels(outcome=outcome, model=model),
+                        self._m_tokens.labels(direction="in", model=model),
+                        self._m_tokens.labels(direction="out", model=model),
+                        self._m_cost.labels(model=model), self._m_latency.labels(model=model))
+            self._children[(model, outcome)] = children
+        return children
 
     # -- what the core calls ---------------------------------------------------------------------
 
@@ -168,16 +197,17 @@ class ClientMetrics:
     ) -> None:
         """Record one finished attempt: its outcome, latency, tokens and charged cost."""
         model, outcome = self._model(model), self._word("outcome", outcome)
-        self._m_requests.labels(outcome=outcome, model=model).inc()
+        requests, tokens_in_c, tokens_out_c, cost_c, latency_c = self._attempt_children(model, outcome)
+        requests.inc()
         tokens_in, tokens_out = max(prompt_tokens or 0, 0), max(completion_tokens or 0, 0)
         if tokens_in:
-            self._m_tokens.labels(direction="in", model=model).inc(tokens_in)
+            tokens_in_c.inc(tokens_in)
         if tokens_out:
-            self._m_tokens.labels(direction="out", model=model).inc(tokens_out)
+            tokens_out_c.inc(tokens_out)
         if cost is not None and cost > 0:
-            self._m_cost.labels(model=model).inc(float(cost))
+            cost_c.inc(float(cost))
         if latency_s is not None:
-            self._m_latency.labels(model=model).observe(latency_s)
+            latency_c.observe(latency_s)
         with self._lock:
             self._outcomes[outcome] += 1
             self._tokens["in"] += tokens_in

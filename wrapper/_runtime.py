@@ -68,6 +68,7 @@ class Runtime:
             self.limiter = RateLimiter.from_settings(settings, clock=clock, sleep=limiter_sleep, on_event=self.emit)
         self.ledger = Ledger.from_settings(settings, run_id=self.run_id, on_event=self.emit)
         self.budgeted = settings.max_estimated_cost is not None
+        self.default_timeout = self.timeout()
 
     def derive(self, settings: Settings) -> Runtime:
         """A runtime with new per-call settings (retries, timeouts) sharing this one's limiter, breakers,
@@ -76,6 +77,7 @@ class Runtime:
         clone.__dict__.update(self.__dict__)
         clone.settings = settings
         clone.retry_policy = RetryPolicy.from_settings(settings)
+        clone.default_timeout = clone.timeout()
         return clone
 
     # ---------------------------------------------------------------- events

@@ -58,8 +58,8 @@ class Client(BaseClient):
         super().__init__(settings, overrides, on_event=on_event, runtime=_runtime,
                          runtime_options={"clock": _clock, "limiter_sleep": _sleep, "confirm": confirm})
         self._sleep = _sleep
-        self._transport = transport
-        self._api = self._generated(transport)
+        self._transport = transport if transport is not None else httpx.HTTPTransport(limits=self._limits())
+        self._api = self._generated(self._transport)
         self._http = self._api.get_httpx_client()
         self.chat = Chat(self)
         self.models = Models(self)
@@ -88,10 +88,14 @@ class Client(BaseClient):
 
     def _send_json(self, call: Call) -> Step[ChatCompletionResponse]:
         try:
-            response = self._http.request(**call.request)
+            response = self._transport.handle_request(self._json_request(call))
+            try:
+                content = response.read()
+            finally:
+                response.close()
         except httpx.HTTPError as exc:
             return call.transport_failed(exc)
-        return call.answered(response.status_code, response.headers, response.content)
+        return call.answered(response.status_code, response.headers, content)
 
     def _send_stream(self, call: Call) -> Step[Stream]:
         try:
