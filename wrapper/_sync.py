@@ -10,10 +10,9 @@ import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar, overload
+from typing import Any, Literal, Self, TypeVar, Unpack, overload
 
 import httpx
-from typing_extensions import Unpack
 
 from ._base import BaseClient, parse_models
 from ._core import Call, Done, Step, map_transport_error, prepare
