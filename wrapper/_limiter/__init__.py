@@ -1,5 +1,7 @@
 """Our own rate limit: requests/min and tokens/min on pyrate-limiter buckets; callers over it wait in line.
 
+This package is the only place that imports pyrate_limiter; where the buckets live is in ``_backends``.
+
 Why it is built this way (pyrate-limiter 4.5.1; the only module importing it):
 - We call ``bucket.put_decision()``, not ``Limiter.try_acquire``: one atomic check gives the verdict and the exact
   retry-after, and we wait with the injected sleep. pyrate's blocking wait uses the real ``time.sleep``, and its
@@ -19,25 +21,22 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
-import re
-import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AbstractContextManager, nullcontext
-from types import TracebackType
 from typing import cast
 
 import attrs
-from pyrate_limiter import AbstractBucket, Decision, Duration, InMemoryBucket, Rate, RateItem, RedisBucket, SQLiteBucket
+from pyrate_limiter import Decision, Duration, Rate, RateItem
 
-from ._errors import ConfigError, LocalRateLimitTimeout, RequestValidationError, TogetherError
-from ._events import EventHook, QueueDepthHigh
-from ._log import get_logger
-from ._settings import Settings
+from .._errors import ConfigError, LocalRateLimitTimeout, RequestValidationError, TogetherError
+from .._events import EventHook, QueueDepthHigh
+from .._log import get_logger
+from .._settings import Settings
+from ._backends import SQLiteWriteLock as _SQLiteWriteLock
+from ._backends import open_backend, safe_url
 
-__all__ = ["LimiterStats", "RateLimiter"]
+__all__ = ["LimiterStats", "RateLimiter", "_SQLiteWriteLock"]
 
 log = get_logger("limiter")
 
@@ -80,115 +79,6 @@ class _Ticket:
     reason: str = ""
 
 
-class _SQLiteWriteLock:
-    """A re-entrant lock that also holds SQLite's write lock (``BEGIN IMMEDIATE``) while held.
-
-    ``SQLiteBucket.put`` counts, then inserts; under this lock the pair is atomic across processes as well, without
-    the optional ``filelock`` package. SQLite's busy timeout (5 s) bounds the wait for another process.
-    """
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn, self._rlock, self._depth = conn, threading.RLock(), 0
-
-    def __enter__(self) -> None:
-        self._rlock.acquire()
-        self._depth += 1
-        if self._depth == 1:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-            except BaseException:
-                self._depth -= 1
-                self._rlock.release()
-                raise
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        try:
-            if self._depth == 1 and self._conn.in_transaction:
-                self._conn.rollback() if kind else self._conn.commit()
-        finally:
-            self._depth -= 1
-            self._rlock.release()
-
-
-def _wall_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-def _safe(url: str) -> str:
-    return re.sub(r"//[^/@]*@", "//", url)  # never show credentials
-
-
-@attrs.frozen
-class _Backend:
-    buckets: dict[str, AbstractBucket]
-    stamp: Callable[[], int]  # the ms clock items are stamped with
-    guard: Callable[[str], AbstractContextManager[object]]  # held around the stamp and put of bucket <name>
-    close: Callable[[], None]
-
-
-def _open(backend: str, key: str, specs: dict[str, list[Rate]], clock: Callable[[], float]) -> _Backend:
-    """One pyrate bucket per spec on ``backend``."""
-    if backend == "memory":
-        memory = {n: InMemoryBucket(r) for n, r in specs.items()}  # stamped with our clock: tests can move time
-        return _Backend(dict(memory), lambda: int(clock() * 1000), lambda _: nullcontext(), _noop)
-    if backend.startswith("sqlite://"):
-        path, table = os.path.expanduser(backend[len("sqlite://"):]), re.sub(r"\W", "_", key)
-        try:
-            sq = {n: SQLiteBucket.init_from_file(r, table=f"{table}_{n}", db_path=path) for n, r in specs.items()}
-        except sqlite3.Error as exc:
-            raise ConfigError(f"TOGETHER_RATE_LIMIT_BACKEND {backend!r}: cannot open the database: {exc}") from exc
-        for b in sq.values():
-            b.lock = cast(threading.RLock, _SQLiteWriteLock(b.conn))  # `lock` is a public attribute of the bucket
-            b.conn.execute("PRAGMA journal_mode=WAL").close()  # short write locks: no fsync per admitted request
-            b.conn.execute("PRAGMA synchronous=NORMAL").close()
-        # Stamp inside the write lock: an item stamped before waiting for it would leave the window early.
-        return _Backend(dict(sq), _wall_ms, lambda n: cast("AbstractContextManager[object]", sq[n].lock),
-                        lambda: _close_all([b.conn for b in sq.values()]))
-    if backend.startswith(("redis://", "rediss://", "unix://")):
-        return _open_redis(backend, key, specs)
-    raise ConfigError(f"TOGETHER_RATE_LIMIT_BACKEND must be memory, sqlite:///path or redis://host:port/db, "
-                      f"got {_safe(backend)!r}")
-
-
-def _open_redis(url: str, key: str, specs: dict[str, list[Rate]]) -> _Backend:
-    """Redis buckets, stamped with the Redis server's clock under a short Redis lock.
-
-    pyrate's script counts ``[now - interval, now]``: an item stamped earlier but evaluated after another process's
-    later-stamped item would not see it, and a burst from several processes overshoots (measured: 12 in a 10/s
-    window). Stamping inside a lock keeps stamp order equal to evaluation order; the server clock removes skew
-    between machines. Costs about four round trips per put.
-    """
-    try:
-        import redis  # optional extra: imported only when asked for
-    except ImportError as exc:
-        raise ConfigError("a redis:// rate-limit backend needs: pip install 'together-wrapper[redis]'") from exc
-    client = redis.Redis.from_url(url)
-    try:
-        rb = {n: RedisBucket.init(r, client, f"{key}:{n}") for n, r in specs.items()}
-    except redis.RedisError as exc:
-        client.close()
-        raise ConfigError(f"rate-limit backend {_safe(url)} is unreachable: {exc}") from exc
-
-    def server_ms() -> int:
-        sec, usec = client.time()
-        return sec * 1000 + usec // 1000
-
-    def guard(_: str) -> AbstractContextManager[object]:
-        lock = client.lock(f"{key}:lock", timeout=5.0, sleep=0.001, blocking_timeout=5.0)
-        return cast("AbstractContextManager[object]", lock)
-
-    return _Backend(cast("dict[str, AbstractBucket]", rb), server_ms, guard, client.close)
-
-
-def _noop() -> None:
-    return None
-
-
-def _close_all(conns: list[sqlite3.Connection]) -> None:
-    for conn in conns:
-        conn.close()
-
-
 def _number(raw: str | None) -> float | None:
     try:
         value = float(raw) if raw is not None else math.nan
@@ -224,9 +114,9 @@ class RateLimiter:
             per_minute = Rate(rpm, Duration.MINUTE)
             specs["requests"] = [per_minute] if per_s >= rpm else [Rate(per_s, Duration.SECOND), per_minute]
         self._req_desc = f"{rpm} requests/min ({per_s}/s)"
-        self._backend = _open(backend if specs else "memory", key, specs, clock)  # no limits: no connection
+        self._backend = open_backend(backend if specs else "memory", key, specs, clock)  # no limits: no connection
         self._buckets, self._stamp = self._backend.buckets, self._backend.stamp
-        self._where, self._offload = _safe(backend), bool(specs) and backend != "memory"
+        self._where, self._offload = safe_url(backend), bool(specs) and backend != "memory"
         self._lock, self._line = threading.Lock(), threading.Lock()
         self._aline: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self._held_until: float | None = None
