@@ -14,6 +14,7 @@ from contextlib import suppress as _suppress
 
 from loguru import logger as _logger
 
+from . import reports
 from ._async import AsyncClient
 from ._errors import (
     APIConnectionError,
@@ -131,6 +132,7 @@ __all__ = [
     "UserMessage",
     "__version__",
     "enable_json_logs",
+    "reports",
 ]
 
 # Tracebacks and reprs show the public path (wrapper.Client), not the private module.

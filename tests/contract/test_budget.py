@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,8 +12,15 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 from tests import bodies
-from tests.conftest import CHAT_URL, USER, Both, MakeClient, test_settings
-from wrapper import AsyncClient, BudgetExceededError, BudgetThreshold, Event, UncertainCharge
+from tests.conftest import BASE_URL, CHAT_URL, USER, Both, MakeClient, test_settings
+from wrapper import (
+    AsyncClient,
+    BudgetExceededError,
+    BudgetThreshold,
+    ConfirmationRequiredError,
+    Event,
+    UncertainCharge,
+)
 
 MODEL = "Qwen/Qwen2.5-32B-Instruct-Turbo"
 MAX_TOKENS = 1000
@@ -109,3 +117,78 @@ async def test_actual_cost_committed_from_usage(make_client: MakeClient, httpx_m
     client = make_client(test_settings(max_estimated_cost=Decimal("1")))
     await client.create(max_tokens=MAX_TOKENS)
     assert Decimal("0.0000192") == client.client.ledger.summary().committed
+
+
+async def test_confirmation_required_without_callback(make_client: MakeClient, httpx_mock: HTTPXMock) -> None:
+    """A call estimated above CONFIRM_ABOVE_COST with no confirm callback is refused before sending, saying how."""
+    client = make_client(test_settings(confirm_above_cost=Decimal("0.0000001")))
+    with pytest.raises(ConfirmationRequiredError, match="confirm=") as info:
+        await client.create(max_tokens=MAX_TOKENS)
+    assert [] == httpx_mock.get_requests()
+    assert Decimal("0.0000001") == info.value.threshold and info.value.estimate > info.value.threshold
+
+
+@pytest.mark.parametrize("answer", [True, False])
+async def test_confirmation_callback_decides(make_client: MakeClient, httpx_mock: HTTPXMock, answer: bool) -> None:
+    """The confirm callback gets the estimate and model; yes sends the call, no refuses it before sending."""
+    asked: list[tuple[Decimal, str]] = []
+
+    def confirm(cost: Decimal, model: str) -> bool:
+        asked.append((cost, model))
+        return answer
+
+    if answer:
+        httpx_mock.add_response(url=CHAT_URL, json=bodies.completion())
+    client = make_client(test_settings(confirm_above_cost=Decimal("0.0000001")), confirm=confirm)
+    if answer:
+        await client.create(max_tokens=MAX_TOKENS)
+    else:
+        with pytest.raises(ConfirmationRequiredError, match="not confirmed"):
+            await client.create(max_tokens=MAX_TOKENS)
+    assert 1 == len(asked) and MODEL == asked[0][1] and asked[0][0] > Decimal("0.0000001")
+    assert (1 if answer else 0) == len(httpx_mock.get_requests())
+
+
+async def test_calls_below_threshold_need_no_confirmation(make_client: MakeClient, httpx_mock: HTTPXMock) -> None:
+    """Below CONFIRM_ABOVE_COST nothing is asked."""
+    httpx_mock.add_response(url=CHAT_URL, json=bodies.completion())
+    await make_client(test_settings(confirm_above_cost=Decimal("100"))).create(max_tokens=MAX_TOKENS)
+
+
+async def test_refresh_prices_from_models(make_client: MakeClient, httpx_mock: HTTPXMock,
+                                          monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """models.refresh_prices() takes /models prices into estimates and the ledger, and caches them with a date."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    httpx_mock.add_response(url=f"{BASE_URL}/models", json=[
+        {"id": MODEL, "pricing": {"input": 2.0, "output": 4.0}},
+        {"id": "new/model", "pricing": {"input": 0.5, "output": 0.5}},
+        {"id": "dedicated/only", "pricing": {"hourly": 3.0, "input": 0, "output": 0}},
+    ])
+    client = make_client()
+    if isinstance(client.client, AsyncClient):
+        count = await client.client.models.refresh_prices()
+    else:
+        count = client.client.models.refresh_prices()
+    assert 2 == count
+    estimate = client.client.ledger.estimate(MODEL, USER, 1_000_000)
+    assert estimate.cost is not None and estimate.cost >= Decimal(4)  # 1M completion tokens at $4/1M
+    assert (tmp_path / "together-wrapper" / "prices.json").is_file()
+
+
+async def test_reports_from_python(make_client: MakeClient, httpx_mock: HTTPXMock, tmp_path: Path) -> None:
+    """wrapper.reports gives totals by model, CSV/JSON and a dashboard file from the client's ledger rows."""
+    from wrapper import reports
+
+    httpx_mock.add_response(url=CHAT_URL, json=bodies.completion(), is_reusable=True)
+    client = make_client()
+    for _ in range(3):
+        await client.create(max_tokens=8)
+    rows = client.client.ledger.rows()
+    by_model = reports.totals(rows, by="model")
+    assert [MODEL] == [t.key for t in by_model]
+    assert 3 == by_model[0].ok
+    csv_lines = reports.to_csv(by_model).splitlines()
+    assert csv_lines[0].startswith("key,attempts,ok") and csv_lines[1].startswith(MODEL)
+    assert reports.to_json(by_model).startswith("[")
+    page = reports.write_dashboard(tmp_path / "r.html", rows)
+    assert page.read_text().startswith("<!DOCTYPE html>") or "<html" in page.read_text()
