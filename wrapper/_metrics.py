@@ -104,6 +104,7 @@ class ClientMetrics:
         self._waits, self._wait_s, self._depth, self._n429, self._transitions = 0, 0.0, 0, 0, 0
         self._breakers: dict[str, str] = {}
         self._budget: Decimal | None = None
+        self._budget_source: Callable[[], Decimal | None] | None = None
         self._seen: dict[str, set[str]] = {"model": set(), "outcome": set(), "reason": set()}
         # Labels are checked (redaction regexes) once per distinct raw value, and the labelled children looked up
         # once per (model, outcome): both were most of the per-call cost of metrics.
@@ -265,10 +266,25 @@ class ClientMetrics:
         with self._lock:
             self._budget = remaining
 
+    def track_budget(self, remaining: Callable[[], Decimal | None]) -> None:
+        """Read the budget left from ``remaining`` whenever it is scraped or snapshotted, instead of per call.
+
+        The ledger's totals live in its store (shared with other processes), so reading them on demand is both
+        cheaper than after every call and more current.
+        """
+        self._budget_source = remaining
+
+        def gauge() -> float:
+            value = remaining()
+            return math.nan if value is None else float(value)
+
+        self._m_budget.set_function(gauge)
+
     # -- reading -----------------------------------------------------------------------------------
 
     def snapshot(self) -> MetricsSnapshot:
         """Return every number as plain Python values (exact percentiles from the reservoir)."""
+        budget = self._budget if self._budget_source is None else self._budget_source()  # store I/O: not locked
         with self._lock:
             latencies = sorted(self._latencies)
             outcomes, reasons = dict(self._outcomes), dict(self._reasons)
@@ -284,7 +300,7 @@ class ClientMetrics:
                 prompt_tokens=self._tokens["in"], completion_tokens=self._tokens["out"], cost_usd=self._cost,
                 rate_limit_waits=self._waits, rate_limit_wait_s=self._wait_s, queue_depth=self._depth,
                 responses_429=self._n429, breaker_transitions=self._transitions,
-                breaker_states=dict(self._breakers), budget_remaining_usd=self._budget,
+                breaker_states=dict(self._breakers), budget_remaining_usd=budget,
             )
 
     def exposition(self) -> bytes:

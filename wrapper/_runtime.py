@@ -68,6 +68,8 @@ class Runtime:
             self.limiter = RateLimiter.from_settings(settings, clock=clock, sleep=limiter_sleep, on_event=self.emit)
         self.ledger = Ledger.from_settings(settings, run_id=self.run_id, on_event=self.emit)
         self.budgeted = settings.max_estimated_cost is not None
+        if self.budgeted:
+            self.metrics.track_budget(self.ledger.remaining)
         self.default_timeout = self.timeout()
 
     def derive(self, settings: Settings) -> Runtime:
@@ -137,27 +139,19 @@ class Runtime:
     def reserve(self, estimate: Estimate) -> Reservation:
         """Reserve the estimate against the budget before any I/O (raises BudgetExceededError)."""
         try:
-            reservation = self.ledger.reserve(estimate)
+            return self.ledger.reserve(estimate)
         except BudgetExceededError as exc:
             log.bind(model=estimate.model, estimate=str(exc.estimate), limit=str(exc.limit)).warning(
                 "budget refused the call"
             )
             raise
-        self._budget_gauge()
-        return reservation
-
-    def _budget_gauge(self) -> None:
-        if self.budgeted:
-            self.metrics.set_budget_remaining(self.ledger.remaining())
 
     def ledger_ok(self, call: Call, prompt: int | None, completion: int | None, latency: float,
                   status: int) -> Decimal | None:
         """Commit the actual cost of a successful attempt; returns it (None when the price is unknown)."""
-        cost = self.ledger.settle_ok(call.reservation, usage_prompt=prompt, usage_completion=completion,
+        return self.ledger.settle_ok(call.reservation, usage_prompt=prompt, usage_completion=completion,
                                      request_id=call.request_id, latency_s=latency, attempt=call.attempts,
                                      status=status)
-        self._budget_gauge()
-        return cost
 
     def ledger_error(self, call: Call, error: APIError, latency: float, *, final: bool) -> None:
         """Record a definite failure; the final one releases the reservation."""
@@ -166,7 +160,6 @@ class Runtime:
         if final:
             self.ledger.settle_error(call.reservation, request_id=error.request_id, latency_s=latency,
                                      attempt=call.attempts, status=status, error_type=error_type)
-            self._budget_gauge()
         else:
             self.ledger.record_attempt(call.reservation, request_id=error.request_id, latency_s=latency,
                                        attempt=call.attempts, status=status, error_type=error_type)
@@ -175,14 +168,12 @@ class Runtime:
         """Keep the estimate of an attempt that may have been billed as an uncertain charge."""
         self.ledger.settle_uncertain(call.reservation, request_id=error.request_id, latency_s=latency,
                                      attempt=call.attempts, reason=type(error).__name__)
-        self._budget_gauge()
 
     def ledger_abort(self, call: Call, exc: BaseException) -> None:
         """Release an open reservation of a call that ended outside the HTTP exchange."""
         if not call.reservation.settled:
             self.ledger.settle_error(call.reservation, request_id=call.request_id, latency_s=0.0,
                                      attempt=call.attempts, status=None, error_type=type(exc).__name__)
-            self._budget_gauge()
 
     # ---------------------------------------------------------------- attempts
     def observe_headers(self, status: int, headers: Mapping[str, str]) -> None:
