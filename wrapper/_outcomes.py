@@ -39,6 +39,9 @@ Step = Done[T] | Retry
 
 def map_transport_error(exc: httpx.HTTPError, attempts: int = 1) -> APIError:
     """Turn an httpx exception into our error; ``sent`` says whether Together may have got the request."""
+    cause = exc.__cause__
+    if cause is not None and type(cause).__module__.startswith("aiohttp"):
+        return _from_aiohttp(cause, attempts)
     name = type(exc).__name__
     if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
         return APITimeoutError(f"timed out connecting to Together ({name})", attempts=attempts, sent=False)
@@ -72,3 +75,22 @@ def is_uncertain(error: APIError) -> bool:
     if isinstance(error, APIConnectionError):
         return error.sent
     return isinstance(error, APIResponseValidationError)
+
+
+def _from_aiohttp(cause: BaseException, attempts: int) -> APIError:
+    """Classify what the httpx-aiohttp transport wrapped, by aiohttp's own exception.
+
+    The transport's table maps a connection reset *after the request was sent* (``ClientOSError``) and a refused
+    connection alike to ``httpx.ConnectTimeout``; taken at face value, a request Together may have billed would be
+    released from the budget as never sent.
+    """
+    import aiohttp  # the async client's transport; imported here so the sync client never pays for it
+
+    name = type(cause).__name__
+    if isinstance(cause, aiohttp.ClientConnectorError):  # refused, DNS, TLS: the request never left
+        return APIConnectionError(f"could not connect to Together ({name})", attempts=attempts, sent=False)
+    if isinstance(cause, aiohttp.ConnectionTimeoutError):
+        return APITimeoutError(f"timed out connecting to Together ({name})", attempts=attempts, sent=False)
+    if isinstance(cause, (aiohttp.ServerTimeoutError, TimeoutError)):
+        return APITimeoutError(f"no answer from Together in time ({name})", attempts=attempts, sent=True)
+    return APIConnectionError(f"connection to Together failed ({name}: {cause})", attempts=attempts, sent=True)
