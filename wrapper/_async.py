@@ -15,8 +15,10 @@ from typing import Any, Literal, Self, TypeVar, Unpack, overload
 
 import httpx
 
+from ._aio import post_json, session_of
 from ._base import BaseClient, default_async_transport, parse_models
 from ._core import Call, Done, Step, map_transport_error, prepare
+from ._errors import APIError
 from ._events import EventHook
 from ._runtime import Runtime
 from ._settings import Settings
@@ -89,6 +91,14 @@ class AsyncClient(BaseClient):
             raise
 
     async def _send_json(self, call: Call) -> Step[ChatCompletionResponse]:
+        session = session_of(self._transport)
+        if session is not None:  # the default transport: skip httpx's adaptation (see wrapper/_aio.py)
+            r = call.request
+            got = await post_json(session, str(self._chat_url), self._json_headers(call), r["content"], r["timeout"],
+                                  call.attempts)
+            if isinstance(got, APIError):
+                return call.failed_with(got)
+            return call.answered(*got)
         try:
             response = await self._transport.handle_async_request(self._json_request(call))
             try:

@@ -129,11 +129,14 @@ class BaseClient:
         The JSON path skips ``httpx.Client.send`` (cookies, auth flow, redirects, URL merging): it cost more CPU
         than all of our layers together (benchmarks/bench_clients.py). The stream and ``/models`` paths keep it.
         """
-        assert self._settings.api_key is not None  # checked in __init__
         r = call.request
-        headers = {"User-Agent": USER_AGENT, "Authorization": f"Bearer {self._settings.api_key.get()}", **r["headers"]}
-        return httpx.Request(r["method"], self._chat_url, headers=headers, content=r["content"],
+        return httpx.Request(r["method"], self._chat_url, headers=self._json_headers(call), content=r["content"],
                              extensions={"timeout": r["timeout"].as_dict()})
+
+    def _json_headers(self, call: Call) -> dict[str, str]:
+        assert self._settings.api_key is not None  # checked in __init__
+        return {"User-Agent": USER_AGENT, "Authorization": f"Bearer {self._settings.api_key.get()}",
+                **call.request["headers"]}
 
     @staticmethod
     def _models_request(dedicated: bool | None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import httpx
 from ._errors import APIConnectionError, APIError, APIResponseValidationError, APIStatusError, APITimeoutError
 from ._types import ChatCompletionResponse
 
-__all__ = ["Done", "Retry", "Step", "is_uncertain", "map_transport_error", "parse_completion"]
+__all__ = ["Done", "Retry", "Step", "is_uncertain", "map_aiohttp_error", "map_transport_error", "parse_completion"]
 
 T = TypeVar("T")
 
@@ -41,7 +41,7 @@ def map_transport_error(exc: httpx.HTTPError, attempts: int = 1) -> APIError:
     """Turn an httpx exception into our error; ``sent`` says whether Together may have got the request."""
     cause = exc.__cause__
     if cause is not None and type(cause).__module__.startswith("aiohttp"):
-        return _from_aiohttp(cause, attempts)
+        return map_aiohttp_error(cause, attempts)
     name = type(exc).__name__
     if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
         return APITimeoutError(f"timed out connecting to Together ({name})", attempts=attempts, sent=False)
@@ -77,8 +77,8 @@ def is_uncertain(error: APIError) -> bool:
     return isinstance(error, APIResponseValidationError)
 
 
-def _from_aiohttp(cause: BaseException, attempts: int) -> APIError:
-    """Classify what the httpx-aiohttp transport wrapped, by aiohttp's own exception.
+def map_aiohttp_error(cause: BaseException, attempts: int = 1) -> APIError:
+    """Classify an aiohttp failure (raised directly, or wrapped by the httpx-aiohttp transport).
 
     The transport's table maps a connection reset *after the request was sent* (``ClientOSError``) and a refused
     connection alike to ``httpx.ConnectTimeout``; taken at face value, a request Together may have billed would be
