@@ -121,8 +121,8 @@ class Call:
         latency = self.rt.clock() - self._started
         self._in_flight = False
         self._breaker.record_success()
-        prompt = getattr(usage, "prompt_tokens", None)
-        completion = getattr(usage, "completion_tokens", None)
+        prompt, completion = _tokens(getattr(usage, "prompt_tokens", None)), _tokens(
+            getattr(usage, "completion_tokens", None))
         cost = self.rt.ledger_ok(self, prompt, completion, latency, status_code)
         self.rt.after_attempt(self, "ok", latency, prompt, completion, cost, status_code)
 
@@ -190,8 +190,8 @@ class Call:
     def _partial(self, error: APIError, usage: Any, outcome: str) -> None:
         """Charge a stream that ended early: its usage when the final chunk came, else the estimate (uncertain)."""
         latency = self.rt.clock() - self._started
-        prompt = getattr(usage, "prompt_tokens", None)
-        completion = getattr(usage, "completion_tokens", None)
+        prompt, completion = _tokens(getattr(usage, "prompt_tokens", None)), _tokens(
+            getattr(usage, "completion_tokens", None))
         cost = None
         if prompt is not None and completion is not None:
             cost = self.rt.ledger_ok(self, prompt, completion, latency, 200)
@@ -207,6 +207,11 @@ class Call:
             self._in_flight = False
             self._breaker.release()
         self.rt.ledger_abort(self, exc)
+
+
+def _tokens(value: object) -> int | None:
+    """A usage count as the ledger may take it: a non-negative int, else unknown (never a negative charge)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def prepare(
