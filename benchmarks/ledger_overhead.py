@@ -17,10 +17,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-from wrapper._estimator import Estimate
-from wrapper._ledger import Ledger
-from wrapper._ledger_store import MemoryStore, Store, open_store
-from wrapper._pricing import PriceTable
+from wrapper._ledger._estimator import Estimate
+from wrapper._ledger._ledger import Ledger
+from wrapper._ledger._pricing import PriceTable
+from wrapper._ledger._store import MemoryStore, Store, open_store
 
 MODEL = "Qwen/Qwen2.5-32B-Instruct-Turbo"
 MESSAGES: list[dict[str, object]] = [

@@ -35,7 +35,7 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any, ClassVar
 
-from wrapper._limiter import RateLimiter  # the component under test (not part of the public API)
+from wrapper._policies._limiter import RateLimiter  # the component under test (not part of the public API)
 
 THREADS = 4
 

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from wrapper._dashboard import DashboardRow, write_dashboard  # noqa: E402
+from wrapper._observe._dashboard import DashboardRow, write_dashboard  # noqa: E402
 
 # (model, $ per 1M tokens, typical latency ms, share of traffic)
 MODELS = (

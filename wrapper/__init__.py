@@ -15,7 +15,6 @@ from contextlib import suppress as _suppress
 from loguru import logger as _logger
 
 from . import reports
-from ._async import AsyncClient
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -40,7 +39,7 @@ from ._errors import (
     TogetherError,
     UnprocessableEntityError,
 )
-from ._events import (
+from ._observe._events import (
     BreakerStateChanged,
     BudgetThreshold,
     Event,
@@ -50,11 +49,12 @@ from ._events import (
     RetryScheduled,
     UncertainCharge,
 )
-from ._log import enable_json_logs
-from ._metrics import MetricsSnapshot
+from ._observe._log import enable_json_logs
+from ._observe._metrics import MetricsSnapshot
+from ._pipeline._async_client import AsyncClient
+from ._pipeline._streaming import AsyncStream, Stream
+from ._pipeline._sync_client import Client
 from ._settings import ENV_VARS, Secret, Settings
-from ._streaming import AsyncStream, Stream
-from ._sync import Client
 from ._types import (
     AssistantMessage,
     ChatCompletionChoice,

@@ -14,9 +14,9 @@
 
 from __future__ import annotations
 
-from ._dashboard import render_dashboard, write_dashboard
-from ._ledger import Ledger
-from ._reports import CumulativePoint, Total, cumulative, grand_total, to_csv, to_json, totals
+from ._ledger._ledger import Ledger
+from ._observe._dashboard import render_dashboard, write_dashboard
+from ._observe._reports import CumulativePoint, Total, cumulative, grand_total, to_csv, to_json, totals
 from ._settings import Settings
 
 __all__ = [

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from wrapper._dashboard import DashboardRow, render_dashboard
+from wrapper._observe._dashboard import DashboardRow, render_dashboard
 
 pytestmark = pytest.mark.browser
 

@@ -26,8 +26,8 @@ from wrapper import (
     StreamError,
     Usage,
 )
-from wrapper._stream_core import parse_chunk
-from wrapper._streaming import AsyncStream, Stream
+from wrapper._pipeline._stream_core import parse_chunk
+from wrapper._pipeline._streaming import AsyncStream, Stream
 
 NO_RETRY = test_settings(max_retries=0)
 SSE = {"content-type": "text/event-stream; charset=utf-8", "x-request-id": "req-s1"}

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from wrapper import Settings
-from wrapper._ledger import Ledger
+from wrapper._ledger._ledger import Ledger
 from wrapper.cli import app
 from wrapper.testing import FakeTogetherServer
 

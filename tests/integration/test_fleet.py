@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from wrapper import BudgetExceededError, Client, Settings, TogetherError
-from wrapper._ledger import Ledger
-from wrapper._ledger_store import open_store
+from wrapper._ledger._ledger import Ledger
+from wrapper._ledger._store import open_store
 from wrapper.testing import FakeTogetherServer
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]

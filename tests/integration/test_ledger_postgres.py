@@ -16,11 +16,11 @@ from threading import Barrier
 import pytest
 
 from wrapper._errors import BudgetExceededError, ConfigError
-from wrapper._estimator import Estimate
-from wrapper._events import BudgetThreshold, Event
-from wrapper._ledger import Ledger
-from wrapper._ledger_store import open_store
-from wrapper._pricing import Price, PriceTable
+from wrapper._ledger._estimator import Estimate
+from wrapper._ledger._ledger import Ledger
+from wrapper._ledger._pricing import Price, PriceTable
+from wrapper._ledger._store import open_store
+from wrapper._observe._events import BudgetThreshold, Event
 
 pytestmark = pytest.mark.postgres
 

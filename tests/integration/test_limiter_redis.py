@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from wrapper._limiter import RateLimiter
+from wrapper._policies._limiter import RateLimiter
 
 pytestmark = pytest.mark.redis
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import USER, Both, MakeClient, test_settings
 from wrapper import APITimeoutError, AsyncClient, ServerError, Settings, StreamError
-from wrapper._streaming import AsyncStream, Stream
+from wrapper._pipeline._streaming import AsyncStream, Stream
 from wrapper.testing import FakeTogetherServer, Fault
 
 MODEL = "Qwen/Qwen2.5-32B-Instruct-Turbo"

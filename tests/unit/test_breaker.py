@@ -1,4 +1,4 @@
-"""Unit tests of the per-model circuit breaker (wrapper._breaker), all on an injected fake clock."""
+"""Unit tests of the per-model circuit breaker (wrapper._policies._breaker), all on an injected fake clock."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-from wrapper._breaker import BreakerBoard, ModelBreaker, is_counted
 from wrapper._errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -23,6 +22,7 @@ from wrapper._errors import (
     StreamError,
     error_from_response,
 )
+from wrapper._policies._breaker import BreakerBoard, ModelBreaker, is_counted
 from wrapper._settings import Settings
 
 Transition = tuple[str, str, str, int]

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from wrapper._dashboard import DashboardRow, render_dashboard, write_dashboard
+from wrapper._observe._dashboard import DashboardRow, render_dashboard, write_dashboard
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 GENERATED = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

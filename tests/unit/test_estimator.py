@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from wrapper._estimator import Estimator, text_units
+from wrapper._ledger._estimator import Estimator, text_units
 
 MODEL = "Qwen/Qwen2.5-32B-Instruct-Turbo"
 Msgs = list[dict[str, object]]

@@ -11,11 +11,11 @@ import pytest
 from loguru import logger
 
 from wrapper._errors import BudgetExceededError, ConfigError
-from wrapper._estimator import Estimate
-from wrapper._events import BudgetThreshold, Event, UncertainCharge
-from wrapper._ledger import Ledger, Reservation
-from wrapper._ledger_store import LedgerRow, MemoryStore, ReserveResult, RunTotals, Store, open_store
-from wrapper._pricing import Price, PriceTable
+from wrapper._ledger._estimator import Estimate
+from wrapper._ledger._ledger import Ledger, Reservation
+from wrapper._ledger._pricing import Price, PriceTable
+from wrapper._ledger._store import LedgerRow, MemoryStore, ReserveResult, RunTotals, Store, open_store
+from wrapper._observe._events import BudgetThreshold, Event, UncertainCharge
 from wrapper._settings import Settings
 
 MODEL = "acme/m"

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from wrapper._errors import BudgetExceededError, ConfigError
-from wrapper._estimator import Estimate
-from wrapper._ledger import Ledger
-from wrapper._ledger_store import MemoryStore, Store, open_store
-from wrapper._pricing import Price, PriceTable
+from wrapper._ledger._estimator import Estimate
+from wrapper._ledger._ledger import Ledger
+from wrapper._ledger._pricing import Price, PriceTable
+from wrapper._ledger._store import MemoryStore, Store, open_store
 from wrapper._settings import Settings
 
 MODEL = "acme/m"

@@ -1,4 +1,4 @@
-"""Unit tests of wrapper._limiter: buckets, waiting in line, holds, adaptive slow-down, stats; no real sleeping."""
+"""Unit tests of the limiter: buckets, waiting in line, holds, adaptive slow-down, stats; no real sleeping."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from wrapper._errors import ConfigError, LocalRateLimitTimeout, RequestValidationError, TogetherError
-from wrapper._events import Event, EventHook, QueueDepthHigh
-from wrapper._limiter import RateLimiter, _SQLiteWriteLock
+from wrapper._observe._events import Event, EventHook, QueueDepthHigh
+from wrapper._policies._limiter import RateLimiter, _SQLiteWriteLock
 from wrapper._settings import Settings
 
 

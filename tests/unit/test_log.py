@@ -13,8 +13,16 @@ from typing import Any
 import pytest
 from loguru import logger
 
-from wrapper._events import BudgetThreshold, RateLimited, RetryScheduled
-from wrapper._log import REDACTED, enable_json_logs, get_logger, log_attempt, log_event, redact, register_secret
+from wrapper._observe._events import BudgetThreshold, RateLimited, RetryScheduled
+from wrapper._observe._log import (
+    REDACTED,
+    enable_json_logs,
+    get_logger,
+    log_attempt,
+    log_event,
+    redact,
+    register_secret,
+)
 
 PLANTED_KEY = "sk-test-PLANTED1234567890abcdefXYZ"
 PLANTED_BEARER = "tok_PLANTED.bearer-0987654321"
@@ -173,7 +181,8 @@ def test_library_is_quiet_after_import() -> None:
     """Importing wrapper disables its logs: a sink the application adds sees nothing until it opts in."""
     code = (
         "import sys\nfrom loguru import logger\nlogger.remove()\nlogger.add(sys.stdout)\n"
-        "import wrapper\nfrom wrapper._events import QueueDepthHigh\nfrom wrapper._log import log_event\n"
+        "import wrapper\nfrom wrapper._observe._events import QueueDepthHigh\n"
+        "from wrapper._observe._log import log_event\n"
         "log_event(QueueDepthHigh(at=0.0, depth=1, threshold=111))\n"
         "logger.enable('wrapper')\nlog_event(QueueDepthHigh(at=0.0, depth=2, threshold=222))\n"
     )

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from prometheus_client import REGISTRY, generate_latest
 
-from wrapper._metrics import ClientMetrics, MetricsSnapshot, nearest_rank
+from wrapper._observe._metrics import ClientMetrics, MetricsSnapshot, nearest_rank
 
 PLANTED_KEY = "sk-test-PLANTED1234567890abcdef"
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import inspect
 
-from wrapper import _async, _sync
+from wrapper._pipeline import _async_client as _async
+from wrapper._pipeline import _sync_client as _sync
 
 
 def _surface(module: object) -> dict[str, list[str]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from wrapper._errors import ConfigError
-from wrapper._pricing import BUILTIN_PRICES, Price, PriceTable, to_decimal
+from wrapper._ledger._pricing import BUILTIN_PRICES, Price, PriceTable, to_decimal
 from wrapper._settings import Settings
 
 QWEN = "Qwen/Qwen2.5-32B-Instruct-Turbo"

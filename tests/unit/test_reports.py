@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from wrapper._ledger_store import LedgerRow
-from wrapper._reports import CumulativePoint, cumulative, grand_total, to_csv, to_json, totals
+from wrapper._ledger._store import LedgerRow
+from wrapper._observe._reports import CumulativePoint, cumulative, grand_total, to_csv, to_json, totals
 
 DAY1 = datetime(2026, 11, 26, 23, 59, tzinfo=UTC)
 DAY2 = datetime(2026, 11, 27, 0, 1, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""Unit tests of the retry policy (wrapper._retry): schedule, jitter, server hints, the retryable table, deadline."""
+"""Unit tests of the retry policy: schedule, jitter, server hints, the retryable table, deadline."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from wrapper._errors import (
     TogetherError,
     error_from_response,
 )
-from wrapper._retry import (
+from wrapper._policies._retry import (
     RETRYABLE_STATUSES,
     RetryPolicy,
     describe,

@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from wrapper import Settings
-from wrapper._dashboard import write_dashboard
-from wrapper._ledger import Ledger
+from wrapper._ledger._ledger import Ledger
+from wrapper._observe._dashboard import write_dashboard
 from wrapper.cli._files import default_errors_path
 from wrapper.cli._job import BatchJob, JobResult, run_job
 from wrapper.cli._render import money

@@ -18,9 +18,9 @@ from rich.console import Console
 from rich.table import Table
 
 from wrapper import Client, Settings
-from wrapper._dashboard import write_dashboard
-from wrapper._ledger import Ledger
-from wrapper._reports import GroupBy, Total, grand_total, to_csv, to_json, totals
+from wrapper._ledger._ledger import Ledger
+from wrapper._observe._dashboard import write_dashboard
+from wrapper._observe._reports import GroupBy, Total, grand_total, to_csv, to_json, totals
 from wrapper.cli._render import money
 
 __all__ = ["chat", "costs", "dashboard", "models", "parse_day"]

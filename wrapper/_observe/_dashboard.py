@@ -238,7 +238,7 @@ def render_dashboard(
         subtitle += f" · {len(runs)} run{'s' if len(runs) != 1 else ''}"
     fills = {"TITLE": html.escape(redact(title)), "SUBTITLE": html.escape(subtitle), "TILES": tile_html,
              "DATA": _json_for_script(data)}
-    template = resources.files("wrapper").joinpath(_TEMPLATE).read_text(encoding="utf-8")
+    template = resources.files(__package__ or "wrapper._observe").joinpath(_TEMPLATE).read_text(encoding="utf-8")
     # One pass, so text inserted for one placeholder is never scanned for another.
     return re.sub(r"\{\{([A-Z]+)\}\}", lambda m: fills.get(m.group(1), m.group(0)), template)
 

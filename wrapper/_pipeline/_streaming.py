@@ -1,6 +1,6 @@
 """Streaming: SSE events -> typed chunks (httpx-sse), usage capture, idle timeout and deadline; sync and async.
 
-How a stream is settled (the decisions live in :class:`StreamState` and :class:`~wrapper._core.Call`):
+How a stream is settled (the decisions live in :class:`StreamState` and :class:`~wrapper._pipeline._call.Call`):
 
 * Before the first event an attempt is an ordinary attempt: a non-2xx status, a transport error, a body that
   ends, an unparseable event or an ``{"error": ...}`` event go through ``Call.failed_with`` and are retried per
@@ -24,7 +24,7 @@ How a stream is settled (the decisions live in :class:`StreamState` and :class:`
 * After ``[DONE]`` the rest of the body is read (it is only the end of the chunked encoding) so that the
   connection goes back to the pool instead of being closed.
 
-The decisions are in :mod:`wrapper._stream_core` (pure); this module only reads events and closes responses.
+The decisions are in :mod:`wrapper._pipeline._stream_core` (pure); this module only reads events and closes responses.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ from typing import Self
 import httpx
 from httpx_sse import EventSource, ServerSentEvent, SSEError
 
-from ._core import Call, Done, Step
+from .._types import ChatCompletionChunk, ChatCompletionResponse, Usage
+from ._call import Call, Done, Step
 from ._stream_core import StreamState
-from ._types import ChatCompletionChunk, ChatCompletionResponse, Usage
 
 __all__ = ["AsyncStream", "Stream"]
 

@@ -29,9 +29,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ._errors import ConfigError
-from ._ledger_sql import check_version, ddl, where_clause
-from ._ledger_store import COLUMNS, LedgerRow, ReserveResult, RunTotals, settle_deltas
+from .._errors import ConfigError
+from ._sqlite import check_version, ddl, where_clause
+from ._store import COLUMNS, LedgerRow, ReserveResult, RunTotals, settle_deltas
 
 if TYPE_CHECKING:
     import psycopg

@@ -1,8 +1,8 @@
 """The pure side of a stream: SSE event -> typed chunk, mid-stream errors, the deadline, and settling the call once.
 
-No I/O here: :mod:`wrapper._streaming` reads the events (httpx-sse) and hands each one to :class:`StreamState`,
+No I/O here: :mod:`._streaming` reads the events (httpx-sse) and hands each one to :class:`StreamState`,
 which returns a chunk, notes the end, or returns/raises the typed error after settling the call through
-:class:`~wrapper._core.Call` (see ``_streaming``'s docstring for the rules).
+:class:`~wrapper._pipeline._call.Call` (see ``_streaming``'s docstring for the rules).
 
 Chunks are built by :func:`parse_chunk`: the generated ``from_dict`` spends most of its time defining closures
 (about 3x ``json.loads`` per chunk), so chunks whose keys are all known and that hold no nested model besides the
@@ -20,8 +20,7 @@ import attrs
 import httpx
 from httpx_sse import ServerSentEvent, SSEError
 
-from ._core import Call, Done, Step, map_transport_error
-from ._errors import (
+from .._errors import (
     APIConnectionError,
     APIError,
     APIResponseValidationError,
@@ -29,7 +28,8 @@ from ._errors import (
     StreamError,
     error_from_response,
 )
-from ._types import UNSET, ChatCompletionChunk, ChatCompletionResponse, ChunkChoice, ChunkDelta, Usage
+from .._types import UNSET, ChatCompletionChunk, ChatCompletionResponse, ChunkChoice, ChunkDelta, Usage
+from ._call import Call, Done, Step, map_transport_error
 
 __all__ = ["StreamState", "error_event", "parse_chunk"]
 

@@ -12,9 +12,9 @@ import threading
 from collections.abc import Callable
 from decimal import Decimal
 
-from ._events import BudgetThreshold, Event, EventHook, UncertainCharge
-from ._ledger_store import RunTotals
-from ._log import get_logger
+from .._observe._events import BudgetThreshold, Event, EventHook, UncertainCharge
+from .._observe._log import get_logger
+from ._store import RunTotals
 
 __all__ = ["THRESHOLDS", "BudgetAlerts"]
 

@@ -19,7 +19,7 @@ from typing import cast
 import attrs
 from pyrate_limiter import AbstractBucket, InMemoryBucket, Rate, RedisBucket, SQLiteBucket
 
-from .._errors import ConfigError
+from ..._errors import ConfigError
 
 __all__ = ["Backend", "SQLiteWriteLock", "open_backend", "safe_url"]
 

@@ -16,7 +16,7 @@ usage is missing) and releases the rest; ``settle_error`` releases all; ``settle
 A timed-out attempt that is then retried may *also* have been billed: ``charge_uncertain_attempt`` charges its
 estimate without ending the reservation and says whether the run is still within its limit (if not, stop
 retrying). Or settle as uncertain and ``reserve`` again before the retry, so the budget gates every retry.
-Alerts: :mod:`wrapper._budget_alerts`. Write failures after a call are logged, never raised (the answer is not
+Alerts: :mod:`wrapper._ledger._alerts`. Write failures after a call are logged, never raised (the answer is not
 lost; the row stays ``reserved``, counted as spent).
 """
 
@@ -31,14 +31,14 @@ from decimal import Decimal
 
 import attrs
 
-from ._budget_alerts import BudgetAlerts
-from ._errors import BudgetExceededError, ConfigError
+from .._errors import BudgetExceededError, ConfigError
+from .._observe._events import EventHook
+from .._observe._log import get_logger
+from .._settings import Settings
+from ._alerts import BudgetAlerts
 from ._estimator import Estimate, Estimator
-from ._events import EventHook
-from ._ledger_store import LedgerRow, RunTotals, Store, open_store
-from ._log import get_logger
 from ._pricing import Price, PriceTable, default_price_cache_path
-from ._settings import Settings
+from ._store import LedgerRow, RunTotals, Store, open_store
 
 __all__ = ["BudgetStatus", "Estimate", "Ledger", "Reservation"]
 

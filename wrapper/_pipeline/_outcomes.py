@@ -12,8 +12,8 @@ from typing import Generic, TypeVar
 import attrs
 import httpx
 
-from ._errors import APIConnectionError, APIError, APIResponseValidationError, APIStatusError, APITimeoutError
-from ._types import ChatCompletionResponse
+from .._errors import APIConnectionError, APIError, APIResponseValidationError, APIStatusError, APITimeoutError
+from .._types import ChatCompletionResponse
 
 __all__ = ["Done", "Retry", "Step", "is_uncertain", "map_aiohttp_error", "map_transport_error", "parse_completion"]
 

@@ -24,8 +24,7 @@ import httpx
 from together_api_client.api.chat import create_chat_completion
 from together_api_client.models.chat_completion_request import ChatCompletionRequest
 
-from ._breaker import ModelBreaker
-from ._errors import (
+from .._errors import (
     APIError,
     APIResponseValidationError,
     APIStatusError,
@@ -33,13 +32,14 @@ from ._errors import (
     StreamError,
     error_from_response,
 )
-from ._estimator import Estimate
-from ._events import RateLimited
-from ._ledger import Reservation
+from .._ledger._estimator import Estimate
+from .._ledger._ledger import Reservation
+from .._observe._events import RateLimited
+from .._policies._breaker import ModelBreaker
+from .._policies._retry import RetryState, parse_retry_after, should_retry_header
+from .._types import ChatCompletionResponse
 from ._outcomes import Done, Retry, Step, is_uncertain, map_transport_error, parse_completion
-from ._retry import RetryState, parse_retry_after, should_retry_header
 from ._runtime import Runtime
-from ._types import ChatCompletionResponse
 from ._validate import build_body
 
 __all__ = ["Call", "Done", "Retry", "Step", "map_transport_error", "parse_completion", "prepare"]

@@ -14,7 +14,7 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-from ._errors import APIError
+from .._errors import APIError
 from ._outcomes import map_aiohttp_error
 
 __all__ = ["post_json", "session_of"]

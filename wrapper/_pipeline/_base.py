@@ -1,6 +1,6 @@
 """What the two clients share: settings, the runtime, auth, the generated client's options.
 
-Kept apart from the shells so that :mod:`wrapper._sync` and :mod:`wrapper._async`
+Kept apart from the shells so that :mod:`wrapper._pipeline._sync_client` and :mod:`wrapper._pipeline._async_client`
 stay mirrors that differ only in ``await`` and the httpx client class.
 """
 
@@ -17,17 +17,17 @@ from together_api_client.api.models import list_models
 from together_api_client.client import Client as GeneratedClient
 from together_api_client.types import UNSET
 
-from ._errors import APIResponseValidationError, ConfigError, error_from_response
-from ._events import EventHook
-from ._log import register_secret
-from ._metrics import ClientMetrics
+from .._errors import APIResponseValidationError, ConfigError, error_from_response
+from .._observe._events import EventHook
+from .._observe._log import register_secret
+from .._observe._metrics import ClientMetrics
+from .._settings import Secret, Settings
+from .._types import ModelInfo
+from .._version import __version__
 from ._runtime import Runtime
-from ._settings import Secret, Settings
-from ._types import ModelInfo
-from ._version import __version__
 
 if TYPE_CHECKING:
-    from ._core import Call
+    from ._call import Call
 
 __all__ = ["USER_AGENT", "BaseClient", "BearerAuth", "check_base_url", "default_async_transport", "parse_models"]
 

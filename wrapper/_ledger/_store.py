@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import attrs
 
-from ._errors import ConfigError
+from .._errors import ConfigError
 
 __all__ = [
     "OUTCOMES",
@@ -211,7 +211,7 @@ def _postgres(url: str, schema: str | None) -> Store:
     query = parse_qs(parts.query, keep_blank_values=True)
     named = query.pop("schema", [None])[-1]
     conninfo = urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
-    from ._ledger_pg import PostgresStore  # psycopg is optional: import only when asked for
+    from ._postgres import PostgresStore  # psycopg is optional: import only when asked for
 
     return PostgresStore(conninfo, schema=schema or named)
 
@@ -245,6 +245,6 @@ def open_store(url: str | None, *, schema: str | None = None) -> Store:
 
 
 def _sqlite(path: Path) -> Store:
-    from ._ledger_sql import SQLiteStore
+    from ._sqlite import SQLiteStore
 
     return SQLiteStore(path)

@@ -1,7 +1,7 @@
 """The SQLite ledger store (the default; several processes on one machine) and the SQL both SQL stores share.
 
-Schema as in :mod:`wrapper._ledger_store` (tables created if missing, version in ``ledger_meta``); the
-PostgreSQL store is :mod:`wrapper._ledger_pg`. Each Store method is one short transaction, and the budget check
+Schema as in :mod:`wrapper._ledger._store` (tables created if missing, version in ``ledger_meta``); the
+PostgreSQL store is :mod:`wrapper._ledger._postgres`. Each Store method is one short transaction, and the budget check
 holds a lock for its whole length:
 
 * SQLite: ``BEGIN IMMEDIATE`` takes the database's write lock before the totals are read, so the
@@ -24,8 +24,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ._errors import ConfigError
-from ._ledger_store import COLUMNS, ZERO, LedgerRow, ReserveResult, RunTotals, settle_deltas
+from .._errors import ConfigError
+from ._store import COLUMNS, ZERO, LedgerRow, ReserveResult, RunTotals, settle_deltas
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore", "check_version", "ddl", "where_clause"]
 

@@ -46,7 +46,7 @@ from typing import Any
 import attrs
 import backoff
 
-from ._errors import (
+from .._errors import (
     APIConnectionError,
     APIResponseValidationError,
     APIStatusError,
@@ -54,7 +54,7 @@ from ._errors import (
     ConfigError,
     ModelNotAvailableError,
 )
-from ._settings import Settings
+from .._settings import Settings
 
 __all__ = [
     "RETRYABLE_STATUSES",

@@ -2,7 +2,7 @@
 
 A :class:`Runtime` is built once per client and shared by every call (and by
 clients made with ``with_options``). It is the only place that knows how an
-attempt's outcome feeds each policy; :mod:`wrapper._core` asks it, the shells
+attempt's outcome feeds each policy; :mod:`wrapper._pipeline._call` asks it, the shells
 never do.
 """
 
@@ -18,20 +18,20 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._breaker import BreakerBoard
-from ._errors import APIError, APIStatusError, BudgetExceededError, ConfirmationRequiredError
-from ._events import BreakerStateChanged, Event, EventHook, RetryScheduled
-from ._ledger import Estimate, Ledger, Reservation
-from ._limiter import RateLimiter
-from ._log import get_logger, log_attempt, log_event
-from ._metrics import ClientMetrics
-from ._pricing import default_price_cache_path
-from ._retry import RetryPolicy
-from ._settings import Settings
-from ._types import ModelInfo, Pricing
+from .._errors import APIError, APIStatusError, BudgetExceededError, ConfirmationRequiredError
+from .._ledger._ledger import Estimate, Ledger, Reservation
+from .._ledger._pricing import default_price_cache_path
+from .._observe._events import BreakerStateChanged, Event, EventHook, RetryScheduled
+from .._observe._log import get_logger, log_attempt, log_event
+from .._observe._metrics import ClientMetrics
+from .._policies._breaker import BreakerBoard
+from .._policies._limiter import RateLimiter
+from .._policies._retry import RetryPolicy
+from .._settings import Settings
+from .._types import ModelInfo, Pricing
 
 if TYPE_CHECKING:
-    from ._core import Call
+    from ._call import Call
 
 __all__ = ["Runtime"]
 

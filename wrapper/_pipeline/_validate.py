@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._errors import RequestValidationError
+from .._errors import RequestValidationError
 
 __all__ = ["KNOWN_PARAMS", "build_body"]
 

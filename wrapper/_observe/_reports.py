@@ -1,6 +1,6 @@
 """Cost reports over ledger rows: totals by model, day or run; cumulative cost; CSV and JSON export.
 
-Pure functions over :class:`~wrapper._ledger_store.LedgerRow` lists (get them from ``Ledger.rows()`` or
+Pure functions over :class:`~wrapper._ledger._store.LedgerRow` lists (get them from ``Ledger.rows()`` or
 ``open_store(url).rows()``), returning plain frozen attrs records for the ``costs`` CLI and the dashboard.
 Money is Decimal throughout; exports write it as exact decimal strings (JSON too, so no float creeps in).
 
@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import attrs
 
-from ._ledger_store import LedgerRow
+from .._ledger._store import LedgerRow
 
 __all__ = ["CumulativePoint", "GroupBy", "Total", "cumulative", "grand_total", "to_csv", "to_json", "totals"]
 

@@ -37,9 +37,9 @@ from typing import Literal
 
 from circuitbreaker import STATE_CLOSED, STATE_HALF_OPEN, STATE_OPEN, CircuitBreaker
 
-from ._errors import APIConnectionError, APIStatusError, CircuitOpenError, ConfigError, ServerError
-from ._log import get_logger
-from ._settings import Settings
+from .._errors import APIConnectionError, APIStatusError, CircuitOpenError, ConfigError, ServerError
+from .._observe._log import get_logger
+from .._settings import Settings
 
 __all__ = ["BreakerBoard", "ModelBreaker", "OnTransition", "is_counted"]
 

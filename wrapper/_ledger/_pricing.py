@@ -27,8 +27,8 @@ from typing import Any
 
 import attrs
 
-from ._errors import ConfigError
-from ._settings import Settings
+from .._errors import ConfigError
+from .._settings import Settings
 
 __all__ = ["BUILTIN_PRICES", "ONE_MILLION", "Price", "PriceTable", "default_price_cache_path", "to_decimal"]
 

@@ -29,10 +29,10 @@ from typing import cast
 import attrs
 from pyrate_limiter import Decision, Duration, Rate, RateItem
 
-from .._errors import ConfigError, LocalRateLimitTimeout, RequestValidationError, TogetherError
-from .._events import EventHook, QueueDepthHigh
-from .._log import get_logger
-from .._settings import Settings
+from ..._errors import ConfigError, LocalRateLimitTimeout, RequestValidationError, TogetherError
+from ..._observe._events import EventHook, QueueDepthHigh
+from ..._observe._log import get_logger
+from ..._settings import Settings
 from ._backends import SQLiteWriteLock as _SQLiteWriteLock
 from ._backends import open_backend, safe_url
 

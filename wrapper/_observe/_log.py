@@ -199,7 +199,7 @@ def log_attempt(
 
 
 def log_event(event: Event) -> None:
-    """Log a typed :class:`~wrapper._events.Event` at WARNING; the default ``on_event`` hook.
+    """Log a typed :class:`~wrapper._observe._events.Event` at WARNING; the default ``on_event`` hook.
 
     Each attrs field of the event becomes an ``extra`` field; Decimals are written as strings.
     """
