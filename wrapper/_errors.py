@@ -6,8 +6,9 @@ because of bad input also subclass :class:`ValueError`; timeouts also subclass
 do not know us (attrs does the same).
 
 Nothing here may ever hold the API key: errors carry status, ids, Together's
-``type``/``code``/``message`` and the response body, which Together never fills
-with the caller's key.
+``type``/``code``/``message`` and the response body, and every text and body an
+:class:`APIError` keeps passes through :func:`wrapper._redact.redact` first (a 401
+body can echo the key it refused; the client registers its key at construction).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import json
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
+
+from ._redact import redact, redact_value
 
 __all__ = [
     "APIConnectionError",
@@ -29,6 +32,7 @@ __all__ = [
     "CircuitOpenError",
     "ConfigError",
     "ConfirmationRequiredError",
+    "CreditLimitError",
     "LocalRateLimitTimeout",
     "ModelNotAvailableError",
     "NotFoundError",
@@ -135,6 +139,7 @@ class APIError(TogetherError):
     """
 
     def __init__(self, message: str, *, request_id: str | None = None, attempts: int = 1) -> None:
+        message = redact(message)  # str(e), repr(e) and tracebacks all come from here
         super().__init__(message)
         self.message = message
         self.request_id = request_id
@@ -162,6 +167,7 @@ class APIConnectionError(APIError):
     ) -> None:
         super().__init__(message, request_id=request_id, attempts=attempts)
         self.sent = sent
+        self.local = False  # raised on our side before sending (a bad header value): cannot heal by retrying
 
 
 class APITimeoutError(APIConnectionError, TimeoutError):
@@ -174,7 +180,7 @@ class APIResponseValidationError(APIError):
     def __init__(self, message: str, *, status_code: int, body: str, request_id: str | None = None) -> None:
         super().__init__(message, request_id=request_id)
         self.status_code = status_code
-        self.body = body
+        self.body = redact(body)
 
 
 class StreamError(APIError):
@@ -212,7 +218,7 @@ class APIStatusError(APIError):
         self.type = type
         self.code = code
         self.param = param
-        self.body = body
+        self.body = redact_value(body)
         self.retry_after = retry_after
         self.should_retry: bool | None = None
 
@@ -234,6 +240,14 @@ class AuthenticationError(APIStatusError):
 
 class PaymentRequiredError(APIStatusError):
     """402: the account is out of credit."""
+
+
+class CreditLimitError(APIStatusError):
+    """429 ``credit_limit``: the account's credit or spending limit is used up.
+
+    Not a rate limit: it does not heal in seconds, so it is never retried (not even when
+    ``x-should-retry`` says so). Add credit or raise the limit in Together's billing settings.
+    """
 
 
 class PermissionDeniedError(APIStatusError):
@@ -271,6 +285,8 @@ _HINTS: Mapping[int, str] = {
     402: "add credit to the Together account",
     429: "slow down or lower TOGETHER_RATE_LIMIT_RPM",
 }
+_CREDIT_HINT = ("the account is out of credit or over its spending limit: add credit or raise the limit at "
+                "https://api.together.ai/settings/billing (waiting or retrying does not help)")
 
 
 def _text(value: object) -> str | None:
@@ -318,7 +334,10 @@ def error_from_response(
         cls: type[APIStatusError] = ServerError
     else:
         cls = _BY_STATUS.get(status_code, APIStatusError)
-    if code == "model_not_available":
+    if status_code == 429 and "credit_limit" in (type_, code):
+        cls = CreditLimitError
+        message = f"{message}; {_CREDIT_HINT}"
+    elif code == "model_not_available":
         cls = ModelNotAvailableError
         message = f"{message}; this model is not served: choose another model (TOGETHER_MODEL_STAGE1 or model=)"
     elif status_code in _HINTS:

@@ -7,11 +7,13 @@ and the README's configuration table; a test keeps the three in step.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 from dotenv import dotenv_values
@@ -23,6 +25,7 @@ __all__ = ["ENV_VARS", "Secret", "Settings"]
 T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://api.together.xyz/v1"
+TOGETHER_HOSTS = ("api.together.xyz", "api.together.ai")  # Together's own hosts serve the API under /v1 only
 DEFAULT_MODEL = "Qwen/Qwen2.5-32B-Instruct-Turbo"
 ENVIRONMENTS = ("development", "production")
 
@@ -54,9 +57,12 @@ def _parse_bool(raw: str) -> bool:
 
 def _parse_decimal(raw: str) -> Decimal:
     try:
-        return Decimal(raw.strip())
+        value = Decimal(raw.strip())
     except InvalidOperation:
         raise ValueError("expected a decimal number") from None
+    if not value.is_finite():
+        raise ValueError("expected a finite decimal number (not NaN or infinity)")
+    return value
 
 
 def _optional(parse: Callable[[str], T]) -> Callable[[str], T | None]:
@@ -74,20 +80,63 @@ def _meta(name: str, parse: Callable[[str], Any], doc: str) -> dict[str, Any]:
     return {"env": name, "parse": parse, "doc": doc}
 
 
+def _finite(attribute: attrs.Attribute[Any], value: object) -> int | float | Decimal:
+    """``value`` if it is a finite number; otherwise a :class:`ConfigError` naming the setting."""
+    name = attribute.metadata.get("env", attribute.name)
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        raise ConfigError(f"{name} ({attribute.name}) must be a number, got {value!r}")
+    if not (value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)):
+        raise ConfigError(f"{name} ({attribute.name}) must be a finite number, got {value!r}; "
+                          "to switch a limit off use none where the README says none disables")
+    return value
+
+
 def _positive(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and not (isinstance(value, (int, float, Decimal)) and value > 0):
+    if value is not None and not _finite(attribute, value) > 0:
         raise ConfigError(f"{attribute.metadata.get('env', attribute.name)} must be > 0, got {value!r}")
 
 
 def _non_negative(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and not (isinstance(value, (int, float, Decimal)) and value >= 0):
+    if value is not None and not _finite(attribute, value) >= 0:
         raise ConfigError(f"{attribute.metadata.get('env', attribute.name)} must be >= 0, got {value!r}")
 
 
 def _to_secret(value: str | Secret | None) -> Secret | None:
+    """The key as a :class:`Secret`: surrounding whitespace stripped, refused (never shown) unless it is
+    printable ASCII without spaces, as an HTTP header value needs."""
     if value is None or isinstance(value, Secret):
         return value
-    return Secret(value) if value.strip() else None
+    if not isinstance(value, str):
+        raise ConfigError(f"TOGETHER_API_KEY (api_key) must be a string, got a {type(value).__name__}")
+    value = value.strip()
+    if not value:
+        return None
+    bad = next((i for i, ch in enumerate(value) if not ("!" <= ch <= "~")), None)
+    if bad is not None:
+        what = "a non-ASCII character" if not value[bad].isascii() else "a space or control character"
+        raise ConfigError(f"TOGETHER_API_KEY (api_key) contains {what} at position {bad + 1} of {len(value)}; "
+                          "copy the key again from https://api.together.ai/settings/api-keys (key not shown)")
+    return Secret(value)
+
+
+def _to_base_url(value: object) -> object:
+    """Normalise the base URL: no trailing ``/`` or ``/chat/completions``; Together's own hosts get ``/v1``.
+
+    ``https://api.together.xyz`` and ``.../v1/chat/completions`` would otherwise post to a wrong path.
+    Another host (a proxy, a mock) may serve the API at any path, so only the endpoint suffix is removed there.
+    """
+    if not isinstance(value, str):
+        return value
+    parts = urlsplit(value.strip())
+    path = parts.path.rstrip("/")
+    path = path.removesuffix("/chat/completions").rstrip("/")
+    if (parts.hostname or "").lower() in TOGETHER_HOSTS:
+        if path in ("", "/v1"):
+            path = "/v1"
+        else:
+            raise ConfigError(f"TOGETHER_BASE_URL={value!r} has the path {parts.path!r}; Together serves the "
+                              f"API under /v1: use {DEFAULT_BASE_URL!r}")
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
 
 
 def _to_decimal(value: object) -> Decimal | None:
@@ -112,7 +161,9 @@ class Settings:
     api_key: Secret | None = attrs.field(
         default=None, converter=_to_secret, repr=False,
         metadata=_meta("TOGETHER_API_KEY", str, "Together API key (required to send requests)"))
-    base_url: str = _env("TOGETHER_BASE_URL", str, DEFAULT_BASE_URL, "API base URL")
+    base_url: str = _env("TOGETHER_BASE_URL", str, DEFAULT_BASE_URL,
+                         "API base URL, up to /v1 (a trailing /chat/completions is dropped)",
+                         converter=_to_base_url)
     model: str = _env("TOGETHER_MODEL_STAGE1", str, DEFAULT_MODEL, "model used when a call names none")
     env: str | None = _env("TOGETHER_ENV", str, None, "development or production: which .env.<name> file to read")
     timeout: float = _env("TOGETHER_TIMEOUT", float, 30.0, "seconds per attempt, total", validator=_positive)
@@ -127,7 +178,8 @@ class Settings:
     retry_max_wait: float = _env("TOGETHER_RETRY_MAX_WAIT", float, 60.0,
                                  "cap on one wait; a server hint above it gives up at once", validator=_positive)
     retry_deadline: float | None = _env("TOGETHER_RETRY_DEADLINE", _optional(float), 300.0,
-                                        "total seconds one call may take across retries", validator=_positive)
+                                        "total seconds one call may take across retries; none = no limit",
+                                        validator=_positive)
     retry_read_timeouts: bool = _env("TOGETHER_RETRY_READ_TIMEOUTS", _parse_bool, True,
                                      "retry attempts that timed out after sending")
     rate_limit_rpm: int | None = _env("TOGETHER_RATE_LIMIT_RPM", _optional(int), 100,
@@ -204,7 +256,9 @@ class Settings:
         Args:
             environ: the environment to read (default ``os.environ``); tests pass a dict.
             env_dir: where ``.env`` and ``.env.<TOGETHER_ENV>`` live (default: the working directory).
-            **overrides: field values that win over everything else (``None`` values are ignored).
+            **overrides: field values that win over everything else. ``None`` switches off the settings in
+                :data:`NONE_DISABLES` (``rate_limit_rpm=None``: no request limit, whatever the environment
+                says); for every other setting ``None`` means "not given" and is ignored.
 
         Raises:
             ConfigError: a variable does not parse or is out of range; the message names it.
@@ -240,7 +294,7 @@ class Settings:
         unknown = set(overrides) - {f.name for f in attrs.fields(cls)}
         if unknown:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        values.update({k: v for k, v in overrides.items() if v is not None or k in NONE_DISABLES})
         values["files_read"] = tuple(looked)
         return cls(**values)
 
@@ -258,6 +312,11 @@ class Settings:
             )
         return self.api_key.get()
 
+
+NONE_DISABLES = frozenset({
+    "retry_deadline", "rate_limit_rpm", "rate_limit_tpm", "stream_deadline", "max_estimated_cost",
+})
+"""Settings whose ``None`` means "off" (documented "none disables"); an explicit ``None`` override wins."""
 
 ENV_VARS: dict[str, str] = {
     f.metadata["env"]: f.metadata["doc"] for f in attrs.fields(Settings) if "env" in f.metadata

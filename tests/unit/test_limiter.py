@@ -385,3 +385,13 @@ def test_disabled_limits_admit_everything_but_still_hold() -> None:
     lim.observe(200, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "0.5"})
     assert lim.acquire() == 0.5
     assert lim.stats().effective_rpm is None
+
+
+def test_epoch_reset_holds_until_that_time_not_sixty_seconds() -> None:
+    """x-ratelimit-reset as a Unix time 3 s ahead holds the next acquire 3 s (the retry policy's parser)."""
+    ft = FakeTime()
+    wall = 1_764_201_600.0
+    lim = RateLimiter(rpm=600, tpm=None, max_wait=120.0, clock=ft.clock, sleep=ft.sleep, wall=lambda: wall)
+    lim.observe(200, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(wall) + 3)})
+    assert lim.acquire() == 3.0
+    assert ft.sleeps == [3.0]

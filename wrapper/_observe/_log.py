@@ -23,9 +23,7 @@ are never passed to these functions by the core unless the user opted in on the 
 from __future__ import annotations
 
 import functools
-import re
 import sys
-import threading
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, TextIO, cast
@@ -33,51 +31,10 @@ from typing import Any, TextIO, cast
 import attrs
 from loguru import logger
 
+from .._redact import REDACTED, redact, register_secret
 from ._events import Event
 
-__all__ = ["enable_json_logs", "get_logger", "log_attempt", "log_event", "redact", "register_secret"]
-
-REDACTED = "[REDACTED]"
-_MIN_SECRET_LEN = 4  # shorter strings would shred unrelated text; real keys are far longer
-
-# Order matters: the header/field patterns keep their name and replace only the value.
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)[^\"'\r\n,;}]+"), r"\1" + REDACTED),
-    (re.compile(r"(?i)([a-z_\-]*api[_\-]?key[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;}]+"), r"\1" + REDACTED),
-    (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9\-._~+/]+=*"), "Bearer " + REDACTED),
-    (re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}"), REDACTED),
-    (re.compile(r"\btgp_v\d+_[A-Za-z0-9_\-]{6,}"), REDACTED),
-    (re.compile(r"(?i)\b[0-9a-f]{48,}\b"), REDACTED),
-)
-
-_secrets_lock = threading.Lock()
-_secrets: set[str] = set()
-_secrets_ordered: tuple[str, ...] = ()  # longest first, so a secret containing another is removed whole
-
-
-def register_secret(value: str | None) -> None:
-    """Remember an exact secret (e.g. the client's API key) so no record ever contains it.
-
-    Args:
-        value: the secret; ``None``, empty and very short (< 4 chars) values are ignored.
-    """
-    global _secrets_ordered
-    if value is None or len(value.strip()) < _MIN_SECRET_LEN:
-        return
-    with _secrets_lock:
-        if value not in _secrets:
-            _secrets.add(value)
-            _secrets_ordered = tuple(sorted(_secrets, key=len, reverse=True))
-
-
-def redact(text: str) -> str:
-    """Return ``text`` with every key-like token and registered secret replaced by ``[REDACTED]``."""
-    for secret in _secrets_ordered:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
+__all__ = ["REDACTED", "enable_json_logs", "get_logger", "log_attempt", "log_event", "redact", "register_secret"]
 
 
 def _scrub(value: Any) -> Any:
@@ -147,15 +104,35 @@ def enable_json_logs(sink: TextIO | Any = sys.stderr, level: str = "INFO") -> in
     records. ``diagnose`` is off so tracebacks never print local variables (which could
     hold a key). Remove it again with ``loguru.logger.remove(handler_id)``.
 
+    So that each record is written once, and only where asked: if loguru's own default
+    stderr handler (id 0) is still installed, it is replaced by an identical stderr handler
+    that skips ``wrapper`` records (the application's other records still print as before).
+    Handlers the application added itself are never touched.
+
     Args:
         sink: anything loguru accepts as a sink (stream, path, callable); default stderr.
         level: minimum level name, e.g. ``"DEBUG"`` to also see per-attempt records.
 
     Returns:
-        The loguru handler id.
+        The loguru handler id of the JSON sink.
     """
     logger.enable("wrapper")
+    _replace_default_handler()
     return logger.add(sink, level=level, serialize=True, filter="wrapper", diagnose=False, backtrace=False)
+
+
+def _not_ours(record: Any) -> bool:
+    name = record["name"] or ""
+    return not (name == "wrapper" or name.startswith("wrapper."))
+
+
+def _replace_default_handler() -> None:
+    """Remove loguru's default handler (id 0) if still there; re-add stderr for every record but ours."""
+    try:
+        logger.remove(0)
+    except ValueError:  # already removed, by the application or by an earlier call
+        return
+    logger.add(sys.stderr, filter=_not_ours)
 
 
 _events_log = get_logger("events")

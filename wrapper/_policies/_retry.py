@@ -23,14 +23,15 @@ What is retried (see :func:`is_retryable`):
   :class:`APIResponseValidationError` (a truncated or malformed 2xx body).
 
 Never retried: any other status (400, 401, 402, 403, 404, 422, ...),
-:class:`ModelNotAvailableError`, :class:`StreamError` (output was already delivered),
+:class:`ModelNotAvailableError`, :class:`CreditLimitError` (a 429 about money, not pace),
+:class:`StreamError` (output was already delivered),
 our own local errors (validation, budget, open circuit, local rate-limit timeout,
 config), cancellation and anything that is not a :class:`TogetherError`.
 
 Together's ``x-should-retry`` header: the core stores it on the error as
 ``error.should_retry`` (``bool | None``). ``False`` forbids a retry of anything;
 ``True`` forces a retry of an otherwise non-retryable :class:`APIStatusError`, except
-:class:`ModelNotAvailableError` (not transient by Together's own docs). It never
+:class:`ModelNotAvailableError` (not transient by Together's own docs) and :class:`CreditLimitError`. It never
 affects our local errors, which carry no response.
 """
 
@@ -52,6 +53,7 @@ from .._errors import (
     APIStatusError,
     APITimeoutError,
     ConfigError,
+    CreditLimitError,
     ModelNotAvailableError,
 )
 from .._settings import Settings
@@ -63,6 +65,7 @@ __all__ = [
     "describe",
     "is_retryable",
     "parse_retry_after",
+    "reset_seconds",
     "should_retry_header",
 ]
 
@@ -219,7 +222,7 @@ def is_retryable(error: BaseException, retry_read_timeouts: bool) -> bool:
     """
     if isinstance(error, APIStatusError):
         server_says: bool | None = getattr(error, "should_retry", None)
-        if isinstance(error, ModelNotAvailableError) or server_says is False:
+        if isinstance(error, (ModelNotAvailableError, CreditLimitError)) or server_says is False:
             return False
         return server_says is True or error.status_code in RETRYABLE_STATUSES
     if getattr(error, "should_retry", None) is False:
@@ -262,14 +265,32 @@ def parse_retry_after(headers: Mapping[str, str], status_code: int, now_wall: fl
         _seconds_or_date(low.get("retry-after"), now_wall),
     ]
     if status_code == 429:
-        reset = _seconds(low.get("x-ratelimit-reset"))
-        if reset is not None and reset >= _EPOCH_LIKE:
-            reset -= now_wall
-        candidates.append(reset)
+        candidates.append(reset_seconds(low.get("x-ratelimit-reset"), now_wall))
     for value in candidates:
         if value is not None:
             return max(0.0, value)
     return None
+
+
+def reset_seconds(raw: str | None, now_wall: float) -> float | None:
+    """Seconds until a ``x-ratelimit-reset``-style header says the limit resets; the one parser for it.
+
+    Together sends either a number of seconds or a Unix time; a value >= 1e9 is read as a Unix
+    time and made relative to ``now_wall``. The result is never negative.
+
+    Args:
+        raw: the header value, or None when absent.
+        now_wall: the wall clock now, in epoch seconds (``time.time()``).
+
+    Returns:
+        Seconds (>= 0), or None when the value is absent, not a number, or not finite.
+    """
+    reset = _seconds(raw)
+    if reset is None:
+        return None
+    if reset >= _EPOCH_LIKE:
+        reset -= now_wall
+    return max(0.0, reset)
 
 
 def _lower_keys(headers: Mapping[str, str]) -> dict[str, str]:

@@ -101,7 +101,7 @@ def _settings(job: BatchJob, run_id: str | None, base: Settings | None) -> Setti
         if base is not None:
             settings = base.evolve(**{k: v for k, v in overrides.items() if v is not None})
         else:
-            settings = Settings.from_env(**overrides)
+            settings = Settings.from_env(**{k: v for k, v in overrides.items() if v is not None})  # None: not given
         return settings.evolve(max_connections=max(settings.max_connections, job.concurrency),
                                max_keepalive_connections=max(settings.max_keepalive_connections, job.concurrency))
     except ConfigError as exc:

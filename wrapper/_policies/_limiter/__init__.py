@@ -33,6 +33,7 @@ from ..._errors import ConfigError, LocalRateLimitTimeout, RequestValidationErro
 from ..._observe._events import EventHook, QueueDepthHigh
 from ..._observe._log import get_logger
 from ..._settings import Settings
+from .._retry import reset_seconds
 from ._backends import SQLiteWriteLock as _SQLiteWriteLock
 from ._backends import open_backend, safe_url
 
@@ -97,17 +98,19 @@ class RateLimiter:
         backend: ``memory`` | ``sqlite:///abs/path.db`` (processes on one machine) | ``redis://host:port/db``.
         key: prefix of bucket names (Redis keys ``<key>:requests``/``<key>:tokens``, SQLite tables ``<key>_...``).
         clock, sleep: the monotonic clock and the sleep to wait with (tests inject fakes).
+        wall: the wall clock (epoch seconds), to read a reset header sent as a Unix time.
         on_event: receives :class:`QueueDepthHigh` once each time the line grows to ``queue_alert_depth``.
     """
 
     def __init__(self, *, rpm: int | None, tpm: int | None, max_wait: float, backend: str = "memory",
                  key: str = "together", clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep, on_event: EventHook | None = None,
-                 queue_alert_depth: int = 50) -> None:
+                 queue_alert_depth: int = 50, wall: Callable[[], float] = time.time) -> None:
         if (rpm is not None and rpm < 1) or (tpm is not None and tpm < 1) or max_wait <= 0 or not key:
             raise ConfigError(f"invalid rate limit: rpm={rpm} tpm={tpm} max_wait={max_wait} key={key!r}")
         self._rpm, self._tpm, self._max_wait, self._key = rpm, tpm, max_wait, key
         self._clock, self._sleep, self._on_event, self._alert_depth = clock, sleep, on_event, queue_alert_depth
+        self._wall = wall
         specs: dict[str, list[Rate]] = {} if tpm is None else {"tokens": [Rate(tpm, Duration.MINUTE)]}
         per_s = math.ceil((rpm or 0) / 60)  # 100 RPM must not be a 100-request burst
         if rpm is not None:
@@ -200,7 +203,8 @@ class RateLimiter:
                     self._slow_down(now)
             remaining = [v for v in (_number(low.get(h)) for h in _REMAINING) if v is not None]
             if remaining and min(remaining) <= 0:
-                resets = [v for v in (_number(low.get(h)) for h in _RESET) if v is not None]
+                wall = self._wall()  # the same parser as the retry hints: seconds, or a Unix time
+                resets = [v for v in (reset_seconds(low.get(h), wall) for h in _RESET) if v is not None]
                 until = now + min(_MAX_HOLD_S, max(resets) if resets else _DEFAULT_HOLD_S)
                 if self._held_until is None or until > self._held_until:
                     self._held_until = until
