@@ -87,3 +87,31 @@ class CompletionParams(TypedDict, total=False):
     extra_body: Mapping[str, Any]
     extra_headers: Mapping[str, str]
     timeout: float
+
+
+# Wrapper-side descriptions of the re-exported generated models (``generated/`` is never edited by hand, and most
+# of its classes have no docstring): ``help(wrapper.Usage)`` and the API reference show these.
+_DESCRIPTIONS: dict[type, str] = {
+    AssistantMessage: "An assistant turn in ``messages``: ``content`` and/or ``tool_calls`` the model asked for.",
+    ChatCompletionChoice: "One answer in ``ChatCompletionResponse.choices``: ``message``, ``finish_reason``, "
+    "``index``.",
+    ChatCompletionChunk: "One ``data:`` event of a streamed completion: ``choices[0].delta`` holds the new text; "
+    "the last chunk carries ``usage``.",
+    ChatCompletionResponse: "The typed answer of ``chat.completions.create``: ``choices``, ``usage``, ``model``, "
+    "``id``; keys Together adds are kept in ``additional_properties`` (``reply[key]``).",
+    FunctionMessage: "A legacy ``function`` role message: the result of a function call, with its ``name``.",
+    ModelInfo: "One entry of ``client.models.list()``: ``id``, ``type_``, ``context_length`` and ``pricing``.",
+    Pricing: "USD per 1M tokens (``input_``, ``output``; ``hourly`` for dedicated endpoints), as ``GET /models`` "
+    "reports it.",
+    ResponseMessage: "The model's message in a choice: ``content`` (None when it only calls tools), ``tool_calls``, "
+    "``role``.",
+    SystemMessage: "A ``system`` message: instructions that frame the conversation.",
+    ToolCall: "A tool call the model asked for: ``id``, ``type_`` and ``function`` (name and JSON arguments).",
+    ToolMessage: "A ``tool`` message: the result of a tool call, with the ``tool_call_id`` it answers.",
+    Usage: "Token counts Together reports for one call (``prompt_tokens``, ``completion_tokens``, ``total_tokens``); "
+    "the ledger charges from these.",
+    UserMessage: "A ``user`` message: ``content`` is text or a list of parts (text, image URL).",
+}
+for _model, _text in _DESCRIPTIONS.items():
+    _model.__doc__ = _text
+del _model, _text
