@@ -5,9 +5,14 @@ leaves every other row *not done*, and running the same command again sends exac
 
 Stopping: no new row starts once a stop is requested -- by SIGINT/SIGTERM (in-flight rows finish; a second
 signal cancels them, leaving them not done), by the budget (``BudgetExceededError``: the client refused to
-reserve, nothing was sent), by a breaker that stays open longer than the patience, or by an error that every
-later row would hit too (bad key, no credit, unknown model). A row refused by an open breaker is not failed:
-its worker waits for the probe and tries it again.
+reserve, nothing was sent), by a breaker that stays open longer than the patience, by an error that every
+later row would hit too (bad key, unknown model), by Together's ``credit_limit`` (the account is out of money:
+its own reason and exit code; the row is not failed, it is sent again on a resume), or by a write that fails
+(a full disk). A row refused by an open breaker is not failed: its worker waits for the probe and tries again.
+
+A failed write never loses a paid answer: the first one stops new rows, and that answer and those of the rows
+still in flight go to a recovery file on another path (and stay in :attr:`BatchRunner.unwritten`); the next
+run adds them to the output before sending anything, so it never pays for them again.
 """
 
 from __future__ import annotations
@@ -31,13 +36,14 @@ from wrapper import (
     ChatCompletionResponse,
     CircuitOpenError,
     ConfigError,
+    CreditLimitError,
     ModelNotAvailableError,
     NotFoundError,
     PaymentRequiredError,
     PermissionDeniedError,
     TogetherError,
 )
-from wrapper.cli._files import JsonlAppender, ResultFile, error_record, result_record
+from wrapper.cli._files import JsonlAppender, Recovery, ResultFile, error_record, result_record
 from wrapper.cli._input import Row
 
 __all__ = ["BatchRunner", "BatchStats", "ProgressSink", "exit_code"]
@@ -45,7 +51,7 @@ __all__ = ["BatchRunner", "BatchStats", "ProgressSink", "exit_code"]
 ZERO = Decimal(0)
 FATAL = (AuthenticationError, PaymentRequiredError, PermissionDeniedError, NotFoundError, ConfigError)
 PROBE_SPACING = 0.25  # seconds between tries while a circuit is open (one ledger row each)
-EXIT_CODES = {"interrupted": 130, "terminated": 143, "budget": 4, "breaker": 1, "fatal": 1}
+EXIT_CODES = {"interrupted": 130, "terminated": 143, "budget": 4, "credit": 5, "disk": 6, "breaker": 1, "fatal": 1}
 
 
 @attrs.define
@@ -70,7 +76,8 @@ class BatchStats:
 
 
 def exit_code(stats: BatchStats) -> int:
-    """0 all done, 1 failures (or a breaker/fatal stop), 4 budget stop, 130 SIGINT, 143 SIGTERM."""
+    """0 all done, 1 failures (or a breaker/fatal stop), 4 budget stop, 5 out of credit (Together's
+    ``credit_limit``), 6 a result could not be written (disk full), 130 SIGINT, 143 SIGTERM."""
     if stats.stop_reason is not None:
         return EXIT_CODES[stats.stop_reason]
     return 1 if stats.failed else 0
@@ -103,6 +110,7 @@ class BatchRunner:
         self._open_since: dict[str, float] = {}  # per model: when its circuit was first seen open
         self._open_until: dict[str, float] = {}  # per model: workers wait until then before trying again
         self._tasks: list[asyncio.Task[None]] = []
+        self._recovery: Recovery | None = None  # set on the first failed write
 
     async def run(self) -> BatchStats:
         """Send every row (or until stopped); returns the stats. Signals are handled only while this runs."""
@@ -112,18 +120,22 @@ class BatchRunner:
             self._tasks = [asyncio.create_task(self._worker()) for _ in range(min(self._concurrency, len(self._rows)))]
             if self._tasks:
                 await asyncio.wait(self._tasks)
-            for task in self._tasks:
-                error = None if task.cancelled() else task.exception()
-                if error is not None:
-                    raise error  # a bug in a worker: loud (every finished row is already written)
+            # Retrieve every task's exception (no "Task exception was never retrieved"), then raise the first.
+            errors = [task.exception() for task in self._tasks if not task.cancelled()]
+            error = next((e for e in errors if e is not None), None)
+            if error is not None:
+                raise error  # a bug in a worker: loud (every finished row is already written or recovered)
         finally:
             self._remove_signals(installed)
             self.stats.elapsed = self._clock() - started
+            if self._recovery is not None:
+                self._recovery.close()
         return self.stats
 
     def stop(self, reason: str, detail: str, *, note: str | None = None) -> None:
-        """Start no new rows; a signal's reason wins over an earlier budget or breaker stop."""
-        if self.stats.stop_reason is None or reason in ("interrupted", "terminated"):
+        """Start no new rows; a signal's reason wins over any other, a failed write over the rest."""
+        rank = {"interrupted": 2, "terminated": 2, "disk": 1}
+        if self.stats.stop_reason is None or rank.get(reason, 0) >= max(rank.get(self.stats.stop_reason, 0), 1):
             self.stats.stop_reason, self.stats.stop_detail = reason, detail
             self._progress.note(f"stopping: {note or detail}")
         self._stopping.set()
@@ -185,6 +197,9 @@ class BatchRunner:
             except BudgetExceededError as exc:
                 self.stop("budget", f"budget reached: {exc}")
                 return
+            except CreditLimitError as exc:  # not the row's fault: it stays not done, a resume sends it
+                self.stop("credit", f"Together refused for lack of credit: {exc}")
+                return
             except TogetherError as exc:
                 if self._outage(model, exc):  # the client stopped retrying because the breaker opened
                     self._circuit_open(model, self._client.settings.breaker_recovery)
@@ -238,7 +253,7 @@ class BatchRunner:
     def _succeeded(self, row: Row, model: str, response: ChatCompletionResponse) -> None:
         body = response.to_dict()
         cost = self._cost(model, body)
-        self._results.append(result_record(row, body, cost, self._client.run_id))
+        self._keep(result_record(row, body, cost, self._client.run_id))
         if not self._breaker_open(model):  # a row sent before the circuit opened may still succeed
             self._open_since.pop(model, None)
             self._open_until.pop(model, None)
@@ -249,8 +264,36 @@ class BatchRunner:
             self.stats.cost += cost
         self._progress.update(self.stats)
 
+    @property
+    def unwritten(self) -> list[dict[str, Any]]:
+        """Answers received (and paid for) that the output could not take; also in the recovery file."""
+        return [] if self._recovery is None else self._recovery.kept
+
+    def _keep(self, record: dict[str, Any]) -> None:
+        """Write a paid answer to the output; after a failed write, to the recovery file and memory instead."""
+        if self._recovery is None:
+            try:
+                self._results.append(record)
+                return
+            except OSError as exc:
+                self._write_failed(self._results.path, exc)
+        assert self._recovery is not None
+        self._recovery.keep(record)
+        if self.stats.stop_reason == "disk":
+            self.stats.stop_detail = self._recovery.detail()
+
+    def _write_failed(self, path: object, exc: OSError) -> None:
+        """The first failed write: stop starting rows; answers from now on go to the recovery file."""
+        if self._recovery is None:
+            self._recovery = Recovery(self._results.path, path, exc)
+            self.stop("disk", self._recovery.detail(), note=f"cannot write {path} ({exc.strerror or exc}): "
+                                                             "finishing the rows in flight, starting no more")
+
     def _failed(self, row: Row, exc: TogetherError, *, fatal: bool) -> None:
-        self._errors.append(error_record(row, exc, self._client.run_id))
+        try:
+            self._errors.append(error_record(row, exc, self._client.run_id))
+        except OSError as write_error:  # the row is not done either way: a resume sends it again
+            self._write_failed(getattr(self._errors, "_path", None) or "the errors file", write_error)
         self.stats.failed += 1
         self._progress.update(self.stats)
         if fatal:

@@ -7,10 +7,20 @@ A line that does not parse *before* the end is not a crash artefact: we refuse t
 
 The output is locked (``fcntl.flock``, exclusive, non-blocking) while a batch runs, so two processes can never
 append to, and pay for, the same output at once. Where ``fcntl`` does not exist the lock is skipped.
+
+When a write fails (a full disk), answers already paid for must not be lost: the runner writes them to a
+*recovery file* on another path (``_recovery.recovery_path``: the system temp folder, named after the output).
+Opening the output again appends the recovered lines whose ids are not in it yet and then deletes the
+recovery file, so a resume never pays twice for a row whose answer was received.
+
+After a run, ``_recovery.prune_errors`` rewrites the errors file (atomically: a temp file, then ``os.replace``)
+to drop the rows that are now done and keep only the latest error of each row, so it tells the truth after a
+resume.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from datetime import UTC, datetime
@@ -20,17 +30,15 @@ from types import TracebackType
 from typing import IO, Any
 
 from wrapper.cli._input import Row
+from wrapper.cli._recovery import OutputError, recovery_path
 
-__all__ = ["JsonlAppender", "OutputError", "ResultFile", "default_errors_path", "error_record", "result_record"]
+__all__ = ["JsonlAppender", "OutputError", "Recovery", "ResultFile", "default_errors_path", "error_record",
+           "result_record"]
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
-
-
-class OutputError(Exception):
-    """The output file cannot be used: locked by another process, or damaged before its last line."""
 
 
 def default_errors_path(output: Path) -> Path:
@@ -57,21 +65,66 @@ class JsonlAppender:
         self._path = target if isinstance(target, Path) else None
         self._handle: IO[bytes] | None = None if isinstance(target, Path) else target
         self._durable = durable
+        self._broken = False
 
     def append(self, record: dict[str, Any]) -> None:
-        """Write one record as one line and push it to the operating system before returning."""
-        if self._handle is None:
-            assert self._path is not None
-            self._handle = self._path.open("ab")
-        self._handle.write(_line(record))
-        self._handle.flush()
-        if self._durable:
-            os.fsync(self._handle.fileno())
+        """Write one record as one line and push it to the operating system before returning.
+
+        Raises:
+            OSError: the write failed (e.g. ENOSPC); the caller decides where the record goes instead.
+        """
+        try:
+            if self._handle is None:
+                assert self._path is not None
+                self._handle = self._path.open("ab")
+            self._handle.write(_line(record))
+            self._handle.flush()
+            if self._durable:
+                os.fsync(self._handle.fileno())
+        except OSError:
+            self._broken = True
+            raise
 
     def close(self) -> None:
-        """Close the file if it was opened; idempotent."""
+        """Close the file if it was opened; idempotent. After a failed write, closing never raises."""
         if self._handle is not None:
-            self._handle.close()
+            if self._broken:  # the unflushed buffer of the failed write would raise again on close
+                with contextlib.suppress(OSError):
+                    self._handle.close()
+            else:
+                self._handle.close()
+
+
+class Recovery:
+    """Where paid answers go once the output failed a write: the recovery file, and memory (:attr:`kept`)."""
+
+    def __init__(self, output: Path, failed: object, error: OSError) -> None:
+        self.path = recovery_path(output)
+        self.failed, self.error = failed, error
+        self.kept: list[dict[str, Any]] = []
+        self.write_error: OSError | None = None
+        self._out = JsonlAppender(self.path, durable=True)
+
+    def keep(self, record: dict[str, Any]) -> None:
+        """Keep one answer in memory and, while that works, in the recovery file."""
+        self.kept.append(record)
+        if self.write_error is None:
+            try:
+                self._out.append(record)
+            except OSError as exc:
+                self.write_error = exc
+
+    def detail(self) -> str:
+        """One sentence: what failed, how many paid answers are not in the output, and where they are."""
+        where = (f"kept in {self.path} (the next run adds them to the output before sending)"
+                 if self.write_error is None else
+                 f"kept in memory only: the recovery file failed too ({self.write_error.strerror})")
+        return (f"cannot write {self.failed} ({self.error.strerror or self.error}); {len(self.kept)} paid "
+                f"answer(s) not in the output, {where}")
+
+    def close(self) -> None:
+        """Close the recovery file; idempotent."""
+        self._out.close()
 
 
 def _lock(handle: IO[bytes], path: Path) -> None:
@@ -120,6 +173,7 @@ class ResultFile:
         run_id: the budget run named by the first result line, if any (a resume continues that run).
         repaired: whether a torn last line was removed.
         created: whether this object created the file.
+        recovered: lines added from the recovery file of an earlier run that could not write them.
     """
 
     def __init__(self, path: Path, *, durable: bool = False) -> None:
@@ -143,10 +197,35 @@ class ResultFile:
             if keep and not data[:keep].endswith(b"\n"):
                 handle.write(b"\n")  # a complete last line without its newline
                 handle.flush()
+            self.recovered = self._absorb(handle, recovery_path(path))
         except BaseException:
             handle.close()
             raise
         self._out = JsonlAppender(handle, durable=durable)
+
+    def _absorb(self, handle: IO[bytes], recovery: Path) -> int:
+        """Append the recovery file's lines not yet in the output, then delete it; returns how many were added.
+
+        Raises:
+            OSError: the output still cannot be written (the recovery file is kept for the next try).
+        """
+        if not recovery.is_file():
+            return 0
+        added = 0
+        for raw in recovery.read_bytes().splitlines():
+            try:
+                record = json.loads(raw)
+                key = str(record["id"])
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn last line of the recovery file: that row is simply not done
+            if key not in self.done:
+                handle.write(raw.rstrip(b"\r") + b"\n")
+                self.done.add(key)
+                added += 1
+        handle.flush()
+        os.fsync(handle.fileno())
+        recovery.unlink()
+        return added
 
     def append(self, record: dict[str, Any]) -> None:
         """Append one finished row and remember its id."""

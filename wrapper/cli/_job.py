@@ -23,6 +23,7 @@ from wrapper import AsyncClient, BreakerStateChanged, ConfigError, Event, Metric
 from wrapper.cli._batch import BatchRunner, BatchStats, ProgressSink, exit_code
 from wrapper.cli._files import JsonlAppender, OutputError, ResultFile, default_errors_path
 from wrapper.cli._input import Row, Shard, read_input
+from wrapper.cli._recovery import check_writable, prune_errors
 from wrapper.cli._render import QuietProgress, RichProgress, money, print_problems, print_summary
 
 __all__ = ["BatchJob", "JobError", "JobResult", "run_job"]
@@ -163,6 +164,8 @@ def run_job(job: BatchJob, console: Console, *, settings: Settings | None = None
     try:
         rows = _load(job, console)
         try:
+            check_writable(job.output)
+            check_writable(job.errors or default_errors_path(job.output))  # before paying for anything
             results = ResultFile(job.output, durable=job.fsync)
         except (OutputError, OSError) as exc:
             raise JobError(str(exc), EXIT_USAGE) from None
@@ -185,6 +188,9 @@ async def _run(job: BatchJob, console: Console, rows: list[Row], results: Result
                interactive: bool, show_progress: bool) -> JobResult:
     if results.repaired:
         console.print(f"[yellow]{job.output}: removed a torn last line left by a crash[/]")
+    if results.recovered:
+        console.print(f"[yellow]{job.output}: added {results.recovered} answer(s) an earlier run could not write "
+                      "(from its recovery file; not sent again)[/]")
     in_shard = [r for r in rows if job.shard is None or r.key in job.shard]
     pending = [r for r in in_shard if r.key not in results.done]
     settings = _settings(job, job.run_id or results.run_id, base)
@@ -227,6 +233,10 @@ async def _send(job: BatchJob, console: Console, client: AsyncClient, pending: l
             stats = await runner.run()
     finally:
         errors.close()
+        try:  # rows that failed before and are done now leave the errors file
+            prune_errors(errors_path, results.done)
+        except OSError as exc:
+            console.print(f"[yellow]could not rewrite {errors_path}: {exc}[/]")
     snap = client.metrics.snapshot()
     summary = client.ledger.summary()
     print_summary(console, stats, snap, run_id=client.run_id, run_spent=summary.committed + summary.uncertain,
