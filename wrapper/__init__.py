@@ -42,6 +42,7 @@ from ._errors import (
 )
 from ._observe._events import (
     BreakerStateChanged,
+    BudgetBoundExceeded,
     BudgetThreshold,
     Event,
     EventHook,
@@ -89,6 +90,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BreakerStateChanged",
+    "BudgetBoundExceeded",
     "BudgetExceededError",
     "BudgetThreshold",
     "ChatCompletionChoice",

@@ -82,10 +82,12 @@ class BudgetExceededError(TogetherError):
         reserved: Decimal,
         limit: Decimal,
         run_id: str | None = None,
+        message: str | None = None,
     ) -> None:
         left = limit - spent - reserved
         super().__init__(
-            f"estimated cost ${estimate} exceeds what is left of the budget "
+            message
+            or f"estimated cost ${estimate} exceeds what is left of the budget "
             f"(${left} of ${limit}; spent ${spent}, reserved ${reserved}"
             + (f", run {run_id}" if run_id else "")
             + "); raise MAX_ESTIMATED_COST or lower max_tokens"

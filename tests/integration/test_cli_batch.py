@@ -47,7 +47,8 @@ def test_batch_end_to_end(server: FakeTogetherServer, tmp_path: Path) -> None:
     result = invoke(["batch", "in.jsonl", "--out", "out.jsonl", "--yes", "--concurrency", "4"],
                     env_for(server, tmp_path))
     assert result.exit_code == 0, result.output
-    assert "estimated total cost up to $" in result.output and "batch summary" in result.output
+    assert "total cost expected $" in result.output and ", at most $" in result.output
+    assert "batch summary" in result.output
     assert_each_once_and_charged_once(tmp_path / "out.jsonl", ids, tmp_path)
     first = read_jsonl(tmp_path / "out.jsonl")[0]
     assert first["text"].startswith("say r0") and first["finish_reason"] == "stop"
@@ -119,7 +120,7 @@ def test_a_person_confirms_or_declines(server: FakeTogetherServer, tmp_path: Pat
     job = BatchJob(input=tmp_path / "in.jsonl", output=tmp_path / "out.jsonl")
     shown = io.StringIO()
     assert code == run_job(job, Console(file=shown, width=200), interactive=True).code
-    assert "Send 2 requests, estimated at up to $" in shown.getvalue()
+    assert "Send 2 requests, expected $" in shown.getvalue() and ", at most $" in shown.getvalue()
     assert server.stats.total == sent
 
 

@@ -208,13 +208,13 @@ def test_estimate_bounds_the_completion_and_prices_it(store: Store) -> None:
 
 
 def test_usage_teaches_the_estimator(store: Store) -> None:
-    """A success's reported prompt tokens update the model's ratio for the next estimates."""
+    """A success's reported prompt tokens update the model's ratio for the next expected estimates."""
     ledger = make(store)
     messages = [{"role": "user", "content": "word " * 400}]
     estimate = ledger.estimate(MODEL, messages, 10)
     ok(ledger, ledger.reserve(estimate), prompt=estimate.size.units, completion=1)
     assert ledger.estimator.ratio(MODEL) == 1.0
-    assert ledger.estimate(MODEL, messages, 10).prompt_tokens > estimate.prompt_tokens
+    assert ledger.estimate(MODEL, messages, 10).expected_prompt_tokens > estimate.expected_prompt_tokens
 
 
 class BrokenStore(MemoryStore):

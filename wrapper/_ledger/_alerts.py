@@ -1,4 +1,4 @@
-"""Budget alerts: turn a run's totals into BudgetThreshold events (once per percent) and log kept charges.
+"""Budget alerts: BudgetThreshold events (once per percent), kept charges, and overrun reservations.
 
 Thresholds are 50, 80 and 100% of the limit, measured on ``used`` (committed + reserved + uncertain, so a hold
 counts before it is spent). Each fires once per :class:`BudgetAlerts` object -- one per Ledger -- so every
@@ -12,11 +12,11 @@ import threading
 from collections.abc import Callable
 from decimal import Decimal
 
-from .._observe._events import BudgetThreshold, Event, EventHook, UncertainCharge
+from .._observe._events import BudgetBoundExceeded, BudgetThreshold, Event, EventHook, UncertainCharge
 from .._observe._log import get_logger
 from ._store import RunTotals
 
-__all__ = ["THRESHOLDS", "BudgetAlerts"]
+__all__ = ["THRESHOLDS", "BudgetAlerts", "halt_message"]
 
 THRESHOLDS = (50, 80, 100)
 log = get_logger("ledger")
@@ -56,6 +56,15 @@ class BudgetAlerts:
             self.emit(UncertainCharge(at=self._clock(), run_id=self.run_id, model=model, amount=amount,
                                       request_id=request_id, reason=reason))
 
+    def bound_exceeded(self, event: BudgetBoundExceeded) -> None:
+        """Log (ERROR) and emit a reservation that reported usage overran: the worst-case bound did not hold."""
+        log.bind(run_id=event.run_id, model=event.model, request_id=event.request_id, cost_usd=str(event.cost),
+                 reserved_usd=str(event.reserved), prompt_tokens=event.prompt_tokens, prompt_bound=event.prompt_bound,
+                 completion_tokens=event.completion_tokens, completion_bound=event.completion_bound).error(
+            "reported usage cost more than the call's worst-case reservation: the bound does not hold for {}",
+            event.model)
+        self.emit(event)
+
     def emit(self, event: Event) -> None:
         """Deliver one event to the hook, if any; a raising hook is logged."""
         if self._on_event is None:
@@ -64,3 +73,12 @@ class BudgetAlerts:
             self._on_event(event)
         except Exception as exc:  # a broken hook must not break the call
             log.opt(exception=exc).error("on_event hook raised {}", type(exc).__name__)
+
+def halt_message(event: BudgetBoundExceeded) -> str:
+    """The BudgetExceededError text of a run that stopped admitting calls after ``event``: what and what to do."""
+    return (f"run {event.run_id} admits no new calls: a {event.model} call (request {event.request_id}) reported "
+            f"usage costing ${event.cost}, above its worst-case reservation ${event.reserved} (prompt "
+            f"{event.prompt_tokens} tokens, bound {event.prompt_bound}; completion {event.completion_tokens}, bound "
+            f"{event.completion_bound}), so the budget's bound does not hold for this model. Nothing more is sent "
+            "in this run. Check the model's chat template (a long default system prompt?), raise the allowances "
+            "in client.ledger.bounds (wrapper._ledger._bounds.Bounds) and start a new client; please report it")

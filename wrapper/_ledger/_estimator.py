@@ -1,4 +1,8 @@
-"""Pre-flight prompt-token estimates: conservative by construction, and learning each model's real ratio.
+"""Expected prompt tokens of a call, learning each model's real ratio; shown to people, never used for admission.
+
+Admission reserves the provable worst case of :mod:`wrapper._ledger._bounds` instead: this estimator was once the
+reservation, and one ratio learned on prose then under-counted digit-heavy prompts (issue 12). It stays for the
+*expected* cost (``Estimate.expected_cost``), where being close matters more than being safe.
 
 How a prompt is counted (no tokenizer is loaded; this is arithmetic on the text):
 
@@ -66,15 +70,20 @@ class PromptSize:
 
 @attrs.frozen
 class Estimate:
-    """A call's pre-flight estimate.
+    """A call's pre-flight numbers: the provable worst case (reserved) and the expected cost (shown).
 
     Attributes:
         model: the model id as the caller spelled it.
-        prompt_tokens: the conservative prompt-token estimate.
-        max_completion_tokens: the ``max_tokens`` the call is bounded by (the default when it named none).
-        cost: the maximum USD cost (prompt at the input price + every completion token at the output price),
-            or None when the model's price is unknown.
-        size: what was measured, kept so the real usage can teach the estimator.
+        prompt_tokens: the most prompt tokens the call can be billed for (:mod:`wrapper._ledger._bounds`).
+        max_completion_tokens: the most completion tokens: ``max_tokens`` (the default when it named none) times
+            ``n``.
+        cost: the worst-case USD cost, what admission reserves and confirms against (prompt bound at the input
+            price + every completion token at the output price), or None when the model's price is unknown.
+        size: what the learned estimator measured, kept so the real usage can teach it.
+        expected_prompt_tokens: the learned estimator's prompt tokens, never above ``prompt_tokens``
+            (default: the bound).
+        expected_cost: the cost with ``expected_prompt_tokens`` and every completion token, never above ``cost``
+            (default: ``cost``); for people, never for admission.
     """
 
     model: str
@@ -82,6 +91,9 @@ class Estimate:
     max_completion_tokens: int
     cost: Decimal | None
     size: PromptSize = PromptSize(0, 0)
+    expected_prompt_tokens: int = attrs.field(
+        default=attrs.Factory(lambda self: self.prompt_tokens, takes_self=True))
+    expected_cost: Decimal | None = attrs.field(default=attrs.Factory(lambda self: self.cost, takes_self=True))
 
 
 def _part_text(part: object) -> tuple[str, int]:

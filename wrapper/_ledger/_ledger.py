@@ -32,10 +32,11 @@ from decimal import Decimal
 import attrs
 
 from .._errors import BudgetExceededError, ConfigError
-from .._observe._events import EventHook
+from .._observe._events import BudgetBoundExceeded, EventHook
 from .._observe._log import get_logger
 from .._settings import Settings
-from ._alerts import BudgetAlerts
+from ._alerts import BudgetAlerts, halt_message
+from ._bounds import Bounds
 from ._estimator import Estimate, Estimator
 from ._pricing import Price, PriceTable, default_price_cache_path
 from ._store import LedgerRow, RunTotals, Store, open_store
@@ -69,7 +70,14 @@ class BudgetStatus:
 
 
 class Ledger:
-    """Estimates, reserves and records the cost of calls against one run's budget. Thread-safe."""
+    """Estimates, reserves and records the cost of calls against one run's budget. Thread-safe.
+
+    ``bounds`` holds the allowances of the worst-case prompt bound (replace it on an instance to tune them);
+    ``halted`` is the overrun that stopped admission in this run, if any (see :meth:`settle_ok`).
+    """
+
+    bounds: Bounds = Bounds()
+    halted: BudgetBoundExceeded | None = None
 
     def __init__(self, *, store: Store, prices: PriceTable | None = None, estimator: Estimator | None = None,
                  limit: Decimal | None = None, run_id: str | None = None, on_event: EventHook | None = None,
@@ -128,21 +136,29 @@ class Ledger:
         return self._fallback
 
     def estimate(self, model: str, messages: Sequence[Mapping[str, object]], max_tokens: int | None = None, *,
-                 tools: object = None) -> Estimate:
-        """Estimate a call: conservative prompt tokens, the completion bound, and the maximum cost.
+                 tools: object = None, response_format: object = None, n: int | None = None) -> Estimate:
+        """Estimate a call: its provable worst case (what admission reserves) and its expected cost (to show).
+
+        The worst case is :class:`~wrapper._ledger._bounds.Bounds` prompt tokens plus ``max_tokens * n``
+        completion tokens; the learned estimator gives the expected prompt tokens, capped at the bound.
 
         Args:
-            messages: the request's messages as dicts (chat API shape).
+            messages: the request's messages as dicts (chat API shape), as they will be sent.
             max_tokens: the request's ``max_tokens``; None means ``default_max_tokens`` (the clients send that
                 value when a budget is set, so the bound holds).
-            tools: the request's tools / response_format, counted as JSON text.
+            tools: the request's ``tools``, counted as JSON text.
+            response_format: the request's ``response_format``, counted as JSON text.
+            n: the request's ``n`` (choices per call; None means 1): each choice may use ``max_tokens``.
         """
+        prompt = self.bounds.prompt_tokens(messages, tools, response_format)
         size = self.estimator.measure(messages, tools)
-        prompt = self.estimator.tokens(model, size)
-        completion = max_tokens if max_tokens is not None else self.default_max_tokens
+        expected = min(prompt, self.estimator.tokens(model, size))
+        completion = (max_tokens if max_tokens is not None else self.default_max_tokens) * max(1, n or 1)
         price = self.price_of(model)
         cost = price.cost(prompt, completion) if price is not None else None
-        return Estimate(model=model, prompt_tokens=prompt, max_completion_tokens=completion, cost=cost, size=size)
+        expected_cost = price.cost(expected, completion) if price is not None else None
+        return Estimate(model=model, prompt_tokens=prompt, max_completion_tokens=completion, cost=cost, size=size,
+                        expected_prompt_tokens=expected, expected_cost=expected_cost)
 
     def reserve(self, estimate: Estimate) -> Reservation:
         """Hold ``estimate.cost`` against the budget, atomically, before any I/O; records a ``reserved`` row.
@@ -151,6 +167,7 @@ class Ledger:
             BudgetExceededError: the estimate does not fit in what is left of the run's budget.
             ConfigError: a budget is set but the model has no price and no fallback price; or the store failed.
         """
+        self._check_admission(estimate)
         if self.limit is not None and estimate.cost is None:
             raise ConfigError(f"no price known for model {estimate.model!r}; set TOGETHER_FALLBACK_PRICE or "
                               "TOGETHER_PRICES_FILE (a budget needs a price for every model)")
@@ -209,9 +226,14 @@ class Ledger:
         cost = price.cost(prompt, completion) if price is not None else None
         if usage_prompt is not None and est.size.learnable:
             self.estimator.learn(est.model, est.size.units, usage_prompt)
-        if cost is not None and r.amount is not None and cost > r.amount:
-            log.bind(model=est.model, cost_usd=str(cost), estimate_usd=str(r.amount), prompt_tokens=usage_prompt,
-                     estimated_prompt_tokens=est.prompt_tokens).warning("actual cost exceeded the reserved estimate")
+        if cost is not None and r.amount is not None and cost > r.amount:  # the worst case was not the worst
+            event = BudgetBoundExceeded(
+                at=self._clock(), run_id=r.run_id, model=est.model, reserved=r.amount, cost=cost,
+                prompt_tokens=usage_prompt, prompt_bound=est.prompt_tokens, completion_tokens=usage_completion,
+                completion_bound=est.max_completion_tokens, request_id=request_id)
+            if self.limit is not None:
+                self.halted = event  # before the hook runs: from now on reserve() refuses
+            self.alerts.bound_exceeded(event)
         self._settle(r, self._row(r, "ok", cost, request_id=request_id, latency_s=latency_s, attempt=attempt,
                                   status=status, prompt=usage_prompt, completion=usage_completion))
         return cost
@@ -261,6 +283,15 @@ class Ledger:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def _check_admission(self, estimate: Estimate) -> None:
+        """Refuse every new call once usage has overrun a reservation in this run (budgets only)."""
+        halted = self.halted
+        if halted is None or self.limit is None:
+            return
+        t = self.totals()
+        raise BudgetExceededError(estimate=estimate.cost or Decimal(0), spent=t.spent, reserved=t.reserved,
+                                  limit=self.limit, run_id=self.run_id, message=halt_message(halted))
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock(), UTC)

@@ -13,6 +13,7 @@ import attrs
 
 __all__ = [
     "BreakerStateChanged",
+    "BudgetBoundExceeded",
     "BudgetThreshold",
     "Event",
     "EventHook",
@@ -77,6 +78,25 @@ class BudgetThreshold(Event):
     percent: int
     spent: Decimal
     limit: Decimal
+
+
+@attrs.frozen
+class BudgetBoundExceeded(Event):
+    """A call's reported usage cost more than its worst-case reservation: the bound did not hold.
+
+    The budget's promise rests on that bound, so a ledger with a budget admits no new call in this run afterwards
+    (each raises BudgetExceededError). ``*_tokens`` are as reported (None when missing), ``*_bound`` as reserved.
+    """
+
+    run_id: str
+    model: str
+    reserved: Decimal
+    cost: Decimal
+    prompt_tokens: int | None
+    prompt_bound: int
+    completion_tokens: int | None
+    completion_bound: int
+    request_id: str | None
 
 
 @attrs.frozen

@@ -250,7 +250,8 @@ def prepare(
                                 write=timeout.write, pool=timeout.pool)
     kwargs = {"method": _ROUTE["method"], "url": _ROUTE["url"], "headers": headers, "timeout": timeout,
               "content": json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()}
-    estimate = rt.estimate(model_id, body["messages"], body.get("max_tokens"), body.get("tools"))
+    estimate = rt.estimate(model_id, body["messages"], body.get("max_tokens"), body.get("tools"),
+                           response_format=body.get("response_format"), n=body.get("n"))
     reservation = rt.admit(estimate)  # confirmation, then the budget: both before any I/O
     call = Call(rt=rt, model=model_id, request=kwargs, estimate=estimate, reservation=reservation,
                 retry=rt.retry_policy.start(rt.clock(), rt.rng), stream=stream)

@@ -100,9 +100,9 @@ class Runtime:
 
     # ---------------------------------------------------------------- budget
     def estimate(self, model: str, messages: Sequence[Mapping[str, Any]], max_tokens: int | None,
-                 tools: object = None) -> Estimate:
-        """The call's pre-flight estimate (tokens and maximum cost)."""
-        return self.ledger.estimate(model, messages, max_tokens, tools=tools)
+                 tools: object = None, *, response_format: object = None, n: int | None = None) -> Estimate:
+        """The call's estimate: its provable worst case (reserved) and its expected cost."""
+        return self.ledger.estimate(model, messages, max_tokens, tools=tools, response_format=response_format, n=n)
 
     def admit(self, estimate: Estimate) -> Reservation:
         """A new call's gate before any I/O: confirmation above CONFIRM_ABOVE_COST, then the budget reservation.

@@ -109,24 +109,30 @@ def _settings(job: BatchJob, run_id: str | None, base: Settings | None) -> Setti
         raise JobError(str(exc), EXIT_USAGE) from None
 
 
-def _estimate(client: AsyncClient, rows: Sequence[Row], model: str, max_tokens: int) -> tuple[Decimal, int]:
-    """The maximum total cost of ``rows`` and how many rows have no price (their cost is unknown)."""
-    total, unknown = Decimal(0), 0
+def _estimate(client: AsyncClient, rows: Sequence[Row], model: str,
+              max_tokens: int) -> tuple[Decimal, Decimal, int]:
+    """The worst-case and the expected total cost of ``rows``, and how many rows have no price (cost unknown).
+
+    The worst case is what the budget reserves and what a person confirms; the expected cost is for reading.
+    """
+    worst, expected, unknown = Decimal(0), Decimal(0), 0
     for row in rows:
-        bound = row.params.get("max_tokens", max_tokens)
-        cost = client.ledger.estimate(row.model or model, row.messages, bound).cost
-        if cost is None:
+        est = client.ledger.estimate(row.model or model, row.messages, row.params.get("max_tokens", max_tokens),
+                                     tools=row.params.get("tools"), response_format=row.params.get("response_format"))
+        if est.cost is None or est.expected_cost is None:
             unknown += 1
         else:
-            total += cost
-    return total, unknown
+            worst += est.cost
+            expected += est.expected_cost
+    return worst, expected, unknown
 
 
-def _confirm(console: Console, *, rows: int, estimate: Decimal, unknown: int, threshold: Decimal, yes: bool,
-             interactive: bool) -> None:
+def _confirm(console: Console, *, rows: int, estimate: Decimal, expected: Decimal, unknown: int, threshold: Decimal,
+             yes: bool, interactive: bool) -> None:
+    """Ask a person (or require --yes) when the worst case is above the threshold or some prices are unknown."""
     if yes or (estimate <= threshold and not unknown):
         return
-    what = f"{rows:,} requests, estimated at up to {money(estimate)}" + (
+    what = f"{rows:,} requests, expected {money(expected)}, at most {money(estimate)}" + (
         f" plus {unknown:,} rows at an unknown price" if unknown else "")
     if not interactive:
         raise JobError(f"{what}, above the confirmation threshold {money(threshold)}: not confirmed. "
@@ -137,18 +143,18 @@ def _confirm(console: Console, *, rows: int, estimate: Decimal, unknown: int, th
 
 
 def _describe(console: Console, job: BatchJob, client: AsyncClient, *, total: int, in_shard: int, pending: int,
-              max_tokens: int, estimate: Decimal, unknown: int) -> None:
-    """The plan, before anything is sent: counts, the estimated total cost, and the budget left."""
+              max_tokens: int, estimate: Decimal, expected: Decimal, unknown: int) -> None:
+    """The plan, before anything is sent: counts, the expected and worst-case total cost, and the budget left."""
     left = client.ledger.remaining()
     console.print(
         f"{total:,} valid rows in {job.input}" + (f"; {in_shard:,} in shard {job.shard}" if job.shard else "")
         + f"; {in_shard - pending:,} already done in {job.output}"
         + f"\n[bold]{pending:,} to send[/] to {client.settings.model}, max_tokens {max_tokens}: "
-        + f"[bold]estimated total cost up to {money(estimate)}[/]"
+        + f"[bold]total cost expected {money(expected)}, at most {money(estimate)}[/]"
         + (f" (+{unknown:,} rows without a price)" if unknown else "")
         + f"; budget run {client.run_id}: " + ("no budget" if left is None else f"{money(left)} left"))
     if left is not None and estimate > left:
-        console.print("[yellow]the estimate exceeds the budget left: the run will stop when it is used "
+        console.print("[yellow]the worst case exceeds the budget left: the run may stop when it is used "
                       "(exit 4); raise --max-cost to finish every row[/]")
 
 
@@ -201,14 +207,14 @@ async def _run(job: BatchJob, console: Console, rows: list[Row], results: Result
         raise JobError(str(exc), EXIT_USAGE) from None
     try:
         max_tokens = job.max_tokens or settings.default_max_tokens
-        estimate, unknown = _estimate(client, pending, settings.model, max_tokens)
+        estimate, expected, unknown = _estimate(client, pending, settings.model, max_tokens)
         if unknown and settings.max_estimated_cost is not None:
             raise JobError(f"{unknown:,} rows use a model without a known price, so the budget cannot be kept; "
                            "set TOGETHER_FALLBACK_PRICE or TOGETHER_PRICES_FILE", EXIT_USAGE)
         _describe(console, job, client, total=len(rows), in_shard=len(in_shard), pending=len(pending),
-                  max_tokens=max_tokens, estimate=estimate, unknown=unknown)
+                  max_tokens=max_tokens, estimate=estimate, expected=expected, unknown=unknown)
         threshold = job.confirm_above if job.confirm_above is not None else settings.confirm_above_cost
-        _confirm(console, rows=len(pending), estimate=estimate, unknown=unknown,
+        _confirm(console, rows=len(pending), estimate=estimate, expected=expected, unknown=unknown,
                  threshold=threshold if threshold is not None else Decimal(0), yes=job.yes, interactive=interactive)
         return await _send(job, console, client, pending, results, notes, max_tokens, show_progress,
                            already_done=len(in_shard) - len(pending))
