@@ -10,20 +10,34 @@
 
     ledger = reports.open_ledger()                        # the ledger TOGETHER_LEDGER_URL names, no API key needed
     print(reports.totals(ledger.rows(), by="day"))
+    print(reports.lease_totals(ledger.leases(), datetime.now(UTC)))   # budget leases: open, expired, stale
+    ledger.reconcile()                                    # settle expired leases of dead clients now
 """
 
 from __future__ import annotations
 
 from ._ledger._ledger import Ledger
 from ._observe._dashboard import render_dashboard, write_dashboard
-from ._observe._reports import CumulativePoint, Total, cumulative, grand_total, to_csv, to_json, totals
+from ._observe._reports import (
+    CumulativePoint,
+    LeaseTotal,
+    Total,
+    cumulative,
+    grand_total,
+    lease_totals,
+    to_csv,
+    to_json,
+    totals,
+)
 from ._settings import Settings
 
 __all__ = [
     "CumulativePoint",
+    "LeaseTotal",
     "Total",
     "cumulative",
     "grand_total",
+    "lease_totals",
     "open_ledger",
     "render_dashboard",
     "to_csv",

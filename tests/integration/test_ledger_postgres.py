@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -113,15 +114,26 @@ def test_four_processes_share_one_budget(schema: str) -> None:
 
 
 def test_lost_settle_is_counted_by_the_next_machine(schema: str) -> None:
-    """A reservation whose process vanished stays a 'reserved' row that another connection counts against the budget."""
+    """A call still in flight when its client closes keeps its hold in the client's lease, which another
+    connection counts against the budget; once the lease expires it is settled as an uncertain charge."""
     gone = _ledger(schema, "0.05", run_id="nightly")
     gone.reserve(CALL)
-    gone.close()  # the process dies before settling
+    gone.close()  # the rest of the lease goes back; the call in flight keeps its 0.01
     other = _ledger(schema, "0.05", run_id="nightly")
     assert Decimal("0.04") == other.remaining()
-    (row,) = other.rows(run_id="nightly")
-    assert ("reserved", Decimal("0.01"), 500, None) == (row.outcome, row.estimate, row.prompt_tokens, row.cost)
-    assert row.time.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+    assert [] == other.rows(run_id="nightly")
+    (lease,) = other.leases(run_id="nightly")
+    assert ("open", Decimal("0.01")) == (lease.state, lease.held)
+    assert lease.expires.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+    later = Ledger(store=open_store(f"{PG_URL}?schema={schema}"), prices=PRICES, limit=Decimal("0.05"),
+                   run_id="nightly", clock=lambda: time.time() + 3600)  # an hour on: the lease has expired
+    (settled,) = later.reconcile()
+    assert ("stale", Decimal("0.01")) == (settled.state, settled.stale_charge)
+    assert (Decimal("0.01"), Decimal(0), Decimal("0.04")) == (later.totals().uncertain, later.totals().reserved,
+                                                             later.remaining())
+    (row,) = later.rows(run_id="nightly")
+    assert ("uncertain", Decimal("0.01")) == (row.outcome, row.cost)
+    later.close()
     other.close()
 
 
@@ -143,11 +155,12 @@ def test_a_dropped_connection_is_replaced(schema: str) -> None:
     """After the server kills the ledger's sessions, one reserve fails cleanly (ConfigError) and the next works."""
     import psycopg
 
-    ledger = _ledger(schema, run_id="restart")
+    ledger = Ledger(store=open_store(f"{PG_URL}?schema={schema}&application_name={schema}"), prices=PRICES,
+                    limit=Decimal("0.02"), run_id="restart")  # a lease of 0.0104: the second call needs another
     ledger.reserve(CALL)
     with psycopg.connect(PG_URL, autocommit=True) as admin:
-        pids = [p for (p,) in admin.execute("SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-                                            "AND query LIKE %s", (f"%{schema}%",)).fetchall()]
+        pids = [p for (p,) in admin.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s",
+                                            (schema,)).fetchall()]
         admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (pids,))
         for _ in range(10_000):  # termination is asynchronous: wait (bounded) until the sessions are gone
             if not admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)).fetchone():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,9 +12,11 @@ from loguru import logger
 
 from wrapper._errors import BudgetExceededError, ConfigError
 from wrapper._ledger._estimator import Estimate
+from wrapper._ledger._lease import LeaseRequest
 from wrapper._ledger._ledger import Ledger, Reservation
 from wrapper._ledger._pricing import Price, PriceTable
-from wrapper._ledger._store import LedgerRow, MemoryStore, ReserveResult, RunTotals, Store, open_store
+from wrapper._ledger._records import Entry, Heartbeat, LeaseAnswer, WriteAnswer
+from wrapper._ledger._store import MemoryStore, RunTotals, Store, open_store
 from wrapper._observe._events import BudgetThreshold, Event, UncertainCharge
 from wrapper._settings import Settings
 
@@ -37,7 +39,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 def make(store: Store, limit: str | None = None, events: list[Event] | None = None, **kw: Any) -> Ledger:
-    """A ledger with a fixed clock and the test price table."""
+    """A ledger with a fixed clock and the test price table; no writer thread (reads and close flush)."""
+    kw.setdefault("flush_interval_s", None)
     return Ledger(store=store, prices=kw.pop("prices", PRICES), limit=None if limit is None else Decimal(limit),
                   run_id="run-1", on_event=events.append if events is not None else None, clock=lambda: NOW, **kw)
 
@@ -220,10 +223,10 @@ def test_usage_teaches_the_estimator(store: Store) -> None:
 class BrokenStore(MemoryStore):
     """A store whose writes fail, to show how the ledger reports failures."""
 
-    def reserve(self, row: LedgerRow, limit: Decimal | None) -> ReserveResult:
+    def take_lease(self, req: LeaseRequest) -> LeaseAnswer:
         raise OSError("disk full")
 
-    def settle(self, row: LedgerRow) -> RunTotals | None:
+    def write(self, entries: Sequence[Entry], heartbeat: Heartbeat | None) -> WriteAnswer:
         raise OSError("disk full")
 
 
@@ -234,6 +237,7 @@ def test_store_failure_refuses_before_io_but_never_loses_an_answer(warnings: lis
         ledger.reserve(est("0.1"))
     r = Reservation(id="x", run_id="run-1", estimate=est("0.1"), amount=Decimal("0.1"))
     assert Decimal("0.004") == ok(ledger, r)
+    ledger.flush()  # the write fails: logged, the row stays queued for the next flush
 
 
 def test_from_settings_builds_budget_store_and_run() -> None:

@@ -33,15 +33,23 @@ class BudgetAlerts:
         self._clock = clock
         self._lock = threading.Lock()
         self._fired: set[int] = set()
+        self._next = THRESHOLDS[0]  # the lowest threshold not yet fired (percent)
 
     def totals_changed(self, totals: RunTotals) -> None:
         """Fire the thresholds ``totals.used`` has crossed for the first time, lowest first."""
-        limit, used = self.limit, totals.used
-        if limit is None or limit <= 0 or used <= 0:
+        self.used_changed(totals.used)
+
+    def used_changed(self, used: Decimal) -> None:
+        """Fire the thresholds ``used`` has crossed for the first time; one comparison while below the next."""
+        limit = self.limit
+        if limit is None or used * 100 < limit * self._next:
+            return
+        if limit <= 0 or used <= 0:
             return
         with self._lock:
             crossed = [p for p in THRESHOLDS if p not in self._fired and used * 100 >= limit * p]
             self._fired.update(crossed)
+            self._next = min((p for p in THRESHOLDS if p not in self._fired), default=10**9)
         for percent in crossed:
             log.bind(run_id=self.run_id, percent=percent, used_usd=str(used), limit_usd=str(limit)).warning(
                 "budget {}% used", percent)
@@ -73,6 +81,7 @@ class BudgetAlerts:
             self._on_event(event)
         except Exception as exc:  # a broken hook must not break the call
             log.opt(exception=exc).error("on_event hook raised {}", type(exc).__name__)
+
 
 def halt_message(event: BudgetBoundExceeded) -> str:
     """The BudgetExceededError text of a run that stopped admitting calls after ``event``: what and what to do."""

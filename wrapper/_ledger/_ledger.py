@@ -37,9 +37,13 @@ from .._observe._log import get_logger
 from .._settings import Settings
 from ._alerts import BudgetAlerts, halt_message
 from ._bounds import Bounds
+from ._budget import Budget
 from ._estimator import Estimate, Estimator
+from ._lease import Lease, LeasePolicy, LeaseRow
 from ._pricing import Price, PriceTable, default_price_cache_path
-from ._store import LedgerRow, RunTotals, Store, open_store
+from ._records import Entry, LedgerRow, RunTotals, charge_of
+from ._store import Store, open_store
+from ._writer import FLUSH_INTERVAL_S
 
 __all__ = ["BudgetStatus", "Estimate", "Ledger", "Reservation"]
 
@@ -55,6 +59,7 @@ class Reservation:
     estimate: Estimate
     amount: Decimal | None
     settled: bool = False
+    lease: Lease | None = None  # the lease the hold came from (None without a budget)
 
 
 @attrs.frozen
@@ -67,6 +72,12 @@ class BudgetStatus:
     reserved: Decimal
     uncertain: Decimal
     remaining: Decimal | None
+    leased: Decimal = Decimal(0)
+    """This client's lease room: taken from the run, not yet held by a call (not in ``reserved``)."""
+    open_leases: int = 0
+    stale_leases: int = 0
+    stale: Decimal = Decimal(0)
+    """USD charged as uncertain by settling stale leases of dead clients (part of ``uncertain``)."""
 
 
 class Ledger:
@@ -82,7 +93,8 @@ class Ledger:
     def __init__(self, *, store: Store, prices: PriceTable | None = None, estimator: Estimator | None = None,
                  limit: Decimal | None = None, run_id: str | None = None, on_event: EventHook | None = None,
                  clock: Callable[[], float] = time.time, fallback_price: Decimal | None = None,
-                 default_max_tokens: int = 1024) -> None:
+                 default_max_tokens: int = 1024, lease_policy: LeasePolicy | None = None,
+                 flush_interval_s: float | None = FLUSH_INTERVAL_S) -> None:
         """Build a ledger on ``store`` (closed by :meth:`close`).
 
         Args:
@@ -92,6 +104,9 @@ class Ledger:
             clock: wall clock, epoch seconds (row times and event times).
             fallback_price: USD per 1M tokens (in and out) for models missing from ``prices``.
             default_max_tokens: the completion bound assumed for calls that name no ``max_tokens``.
+            lease_policy: how budget leases are sized and kept alive (:class:`~wrapper._ledger._lease.LeasePolicy`).
+            flush_interval_s: the history writer's period; None starts no writer thread (rows are written by
+                :meth:`flush`, by reads and at :meth:`close`: for tests).
         """
         self._store = store
         self.prices = prices if prices is not None else PriceTable.builtin()
@@ -105,6 +120,8 @@ class Ledger:
         self.default_max_tokens = default_max_tokens
         self._lock = threading.Lock()
         self._warned: set[str] = set()
+        self._budget = Budget(store, run_id=self.run_id, limit=limit, alerts=self.alerts, clock=clock,
+                              policy=lease_policy, flush_interval_s=flush_interval_s)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, run_id: str | None = None, on_event: EventHook | None = None,
@@ -161,32 +178,45 @@ class Ledger:
                         expected_prompt_tokens=expected, expected_cost=expected_cost)
 
     def reserve(self, estimate: Estimate) -> Reservation:
-        """Hold ``estimate.cost`` against the budget, atomically, before any I/O; records a ``reserved`` row.
+        """Hold ``estimate.cost`` (the call's worst case) against the budget before the call sends anything.
+
+        The hold comes from this client's lease in memory; when the lease lacks room this takes or tops up the
+        lease in one store transaction (I/O: async callers use :meth:`try_reserve` first and run this in a thread).
 
         Raises:
             BudgetExceededError: the estimate does not fit in what is left of the run's budget.
             ConfigError: a budget is set but the model has no price and no fallback price; or the store failed.
         """
         self._check_admission(estimate)
-        if self.limit is not None and estimate.cost is None:
+        if self.limit is None or estimate.cost is None:
+            return self._unbudgeted(estimate)
+        return Reservation(id=uuid.uuid4().hex, run_id=self.run_id, estimate=estimate, amount=estimate.cost,
+                           lease=self._budget.hold(estimate.cost))
+
+    def try_reserve(self, estimate: Estimate) -> Reservation | None:
+        """Like :meth:`reserve`, from this client's lease in memory only: never I/O, never a lock held across I/O.
+
+        Returns:
+            The reservation, or None when a lease transaction is needed (then call :meth:`reserve`, off the loop).
+
+        Raises:
+            ConfigError: a budget is set but the model has no price and no fallback price.
+        """
+        if self.halted is not None:
+            return None  # reserve() raises the halt, with the run's figures (which need the store)
+        if self.limit is None or estimate.cost is None:
+            return self._unbudgeted(estimate)
+        lease = self._budget.try_hold(estimate.cost)
+        if lease is None:
+            return None
+        return Reservation(id=uuid.uuid4().hex, run_id=self.run_id, estimate=estimate, amount=estimate.cost,
+                           lease=lease)
+
+    def _unbudgeted(self, estimate: Estimate) -> Reservation:
+        if self.limit is not None:
             raise ConfigError(f"no price known for model {estimate.model!r}; set TOGETHER_FALLBACK_PRICE or "
                               "TOGETHER_PRICES_FILE (a budget needs a price for every model)")
-        rid = uuid.uuid4().hex
-        row = LedgerRow(id=rid, time=self._now(), run_id=self.run_id, call_id=rid, model=estimate.model,
-                        outcome="reserved", prompt_tokens=estimate.prompt_tokens,
-                        completion_tokens=estimate.max_completion_tokens, estimate=estimate.cost)
-        try:
-            result = self._store.reserve(row, self.limit)
-        except Exception as exc:
-            raise ConfigError(f"the ledger store failed while reserving ({type(exc).__name__}: {exc}); "
-                              "check TOGETHER_LEDGER_URL") from exc
-        if not result.accepted:
-            t = result.totals
-            assert self.limit is not None and estimate.cost is not None  # only a budget refuses
-            raise BudgetExceededError(estimate=estimate.cost, spent=t.spent, reserved=t.reserved, limit=self.limit,
-                                      run_id=self.run_id)
-        self.alerts.totals_changed(result.totals)
-        return Reservation(id=rid, run_id=self.run_id, estimate=estimate, amount=estimate.cost)
+        return Reservation(id=uuid.uuid4().hex, run_id=self.run_id, estimate=estimate, amount=estimate.cost)
 
     def record_attempt(self, r: Reservation, *, request_id: str | None, latency_s: float | None, attempt: int,
                        status: int | None, error_type: str | None) -> None:
@@ -199,14 +229,14 @@ class Ledger:
         """Charge an intermediate attempt that may have been billed (its estimate), keeping ``r`` open.
 
         Returns:
-            Whether the run is still within its limit after the charge (always True without a budget); when
-            False, a retry could overspend: stop retrying.
+            Whether the run is still within its limit after the charge, as far as this client knows without I/O
+            (always True without a budget); when False, a retry could overspend: stop retrying.
         """
         row = self._row(r, "uncertain", r.amount, request_id=request_id, latency_s=latency_s, attempt=attempt,
                         status=status, error_type=reason, new=True)
-        totals = self._add(row)
+        within = self._budget.charge(r.lease, charge_of(row), Entry(row, self._lease_id(r)))
         self.alerts.uncertain(r.estimate.model, r.amount, request_id, reason)
-        return self.limit is None or totals is None or totals.used <= self.limit
+        return within
 
     def settle_ok(self, r: Reservation, *, usage_prompt: int | None, usage_completion: int | None,
                   request_id: str | None, latency_s: float | None, attempt: int, status: int = 200) -> Decimal | None:
@@ -252,8 +282,12 @@ class Ledger:
         self.alerts.uncertain(r.estimate.model, r.amount, request_id, reason)
 
     def totals(self) -> RunTotals:
-        """This run's totals as the store has them (shared with other processes naming the same run)."""
-        return self._store.totals(self.run_id)
+        """This run's totals (shared with other processes naming the same run), after flushing this client's rows.
+
+        ``reserved`` is what calls hold: this client's calls in flight plus other clients' leases; this client's
+        own unused lease is not counted (it is still this client's to spend, and goes back at :meth:`close`).
+        """
+        return self._budget.view()
 
     def spent(self) -> Decimal:
         """USD committed plus uncertain charges in this run."""
@@ -264,18 +298,40 @@ class Ledger:
         return None if self.limit is None else self.limit - self.totals().used
 
     def summary(self) -> BudgetStatus:
-        """The run's budget at a glance."""
+        """The run's budget at a glance, with its leases (reads the store)."""
         t = self.totals()
         left = None if self.limit is None else self.limit - t.used
-        return BudgetStatus(self.run_id, self.limit, t.committed, t.reserved, t.uncertain, left)
+        leases = self._store.leases(self.run_id)
+        return BudgetStatus(self.run_id, self.limit, t.committed, t.reserved, t.uncertain, left,
+                            leased=self._budget.lease_free(),
+                            open_leases=sum(1 for lease in leases if lease.state == "open"),
+                            stale_leases=sum(1 for lease in leases if lease.state == "stale"),
+                            stale=sum((lease.stale_charge for lease in leases), Decimal(0)))
 
     def rows(self, *, run_id: str | None = None, since: datetime | None = None,
              until: datetime | None = None) -> list[LedgerRow]:
-        """Rows of the store (every run unless ``run_id``), ordered by time; for reports."""
+        """Rows of the store (every run unless ``run_id``), ordered by time, after a flush; for reports."""
+        self._budget.writer.flush()
         return self._store.rows(run_id=run_id, since=since, until=until)
 
+    def leases(self, *, run_id: str | None = None) -> list[LeaseRow]:
+        """Leases of the store (every run unless ``run_id``), oldest first; for reports."""
+        return self._store.leases(run_id)
+
+    def reconcile(self) -> list[LeaseRow]:
+        """Settle every expired lease in the store now (their held amount becomes an uncertain charge)."""
+        return self._budget.reconcile()
+
+    def flush(self) -> None:
+        """Write this client's queued history rows now (the writer does it every 100 ms anyway)."""
+        self._budget.writer.flush()
+
     def close(self) -> None:
-        """Close the store; open reservations stay recorded as ``reserved`` (counted as possibly spent)."""
+        """Flush the writer, return the unused rest of this client's lease to the run, and close the store.
+
+        Calls still in flight keep their hold in the lease, which is settled as stale once it expires.
+        """
+        self._budget.close()
         self._store.close()
 
     def __enter__(self) -> Ledger:
@@ -306,25 +362,16 @@ class Ledger:
                          latency_ms=None if latency_s is None else round(latency_s * 1000.0, 3))
 
     def _settle(self, r: Reservation, row: LedgerRow) -> None:
+        """End the hold in memory and queue the row (the writer flushes it; a failed write is retried)."""
         with self._lock:
             if r.settled:
                 raise RuntimeError(f"reservation {r.id} is already settled")
             r.settled = True
-        try:
-            totals = self._store.settle(row)
-        except Exception as exc:
-            log.opt(exception=exc).bind(call_id=r.id).error("ledger write failed; the reservation stays held")
-            return
-        if totals is None:
-            log.bind(call_id=r.id).warning("reservation was no longer open in the store; nothing settled")
-        else:
-            self.alerts.totals_changed(totals)
+        self._budget.settle(r.lease, r.amount, charge_of(row), Entry(row, self._lease_id(r)))
 
-    def _add(self, row: LedgerRow) -> RunTotals | None:
-        try:
-            totals = self._store.add(row)
-        except Exception as exc:
-            log.opt(exception=exc).bind(call_id=row.call_id).error("ledger write failed for an attempt row")
-            return None
-        self.alerts.totals_changed(totals)
-        return totals
+    def _add(self, row: LedgerRow) -> None:
+        self._budget.writer.put(Entry(row, None))
+
+    @staticmethod
+    def _lease_id(r: Reservation) -> str | None:
+        return None if r.lease is None else r.lease.id

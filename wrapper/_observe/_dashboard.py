@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from .._ledger._lease import STALE_MODEL
 from ._log import redact
 
 __all__ = ["DashboardRow", "UsageRow", "render_dashboard", "write_dashboard"]
@@ -71,7 +72,9 @@ class DashboardRow:
     """One ledger entry for the dashboard: an attempt's usage, charge and outcome.
 
     ``outcome`` is ``ok``, ``error``, ``uncertain`` (maybe billed, estimate charged) or
-    ``reserved`` (in flight; its ``cost`` is the held estimate). ``time`` is UTC.
+    ``reserved`` (schema-1 history only: a call in flight; its ``cost`` is the held estimate). ``time`` is UTC.
+    A budget lease of a dead client settled as stale is an ``uncertain`` row of the model ``(stale lease)``:
+    counted in spend and in the "Uncertain" tile, not as an attempt.
     """
 
     time: datetime
@@ -174,12 +177,17 @@ def _cost_series(charged: Sequence[UsageRow]) -> tuple[list[list[float]], list[l
 
 def _tiles(charged: Sequence[UsageRow], spent: Decimal, budget_limit: Decimal | None) -> list[tuple[str, str, str]]:
     """The headline numbers as (label, value, note), already formatted."""
-    ok = sum(r.outcome == "ok" for r in charged)
     ms = sorted(r.latency_ms for r in charged if r.latency_ms is not None and math.isfinite(r.latency_ms))
     p95 = _percentile(ms, 95)
     budget = "no limit" if budget_limit is None else f"of {_money(budget_limit)} budget"
+    stale = [r for r in charged if r.model == STALE_MODEL]
+    uncertain = sum((r.cost or Decimal(0) for r in charged if r.outcome == "uncertain"), Decimal(0))
+    charged = [r for r in charged if r.model != STALE_MODEL]  # a settled lease is a charge, not an attempt
+    ok = sum(r.outcome == "ok" for r in charged)
     return [
         ("Spent", _money(spent), budget),
+        ("Uncertain", _money(uncertain), f"{len(stale):,} stale lease(s): "
+                                         f"{_money(sum((r.cost or Decimal(0) for r in stale), Decimal(0)))}"),
         ("Attempts", f"{len(charged):,}", f"{len({r.request_id for r in charged if r.request_id}):,} requests"),
         ("Success rate", f"{100 * ok / len(charged):.1f}%" if charged else "n/a", f"{ok:,} ok"),
         ("Retries", f"{sum(r.attempt > 1 for r in charged):,}", "attempts > 1"),

@@ -5,8 +5,14 @@ Pure functions over :class:`~wrapper._ledger._store.LedgerRow` lists (get them f
 Money is Decimal throughout; exports write it as exact decimal strings (JSON too, so no float creeps in).
 
 What counts: ``cost`` is committed spend (``ok`` rows with a known price), ``uncertain_cost`` the kept
-estimates of attempts that may have been billed, ``reserved_cost`` what calls still in flight -- or crashed
-before settling -- hold. ``spent = cost + uncertain_cost``; reserved money is not spent, but a budget counts it.
+estimates of attempts that may have been billed -- including ``stale_cost``, what settling the leases of dead
+clients charged (rows of the pseudo-model ``(stale lease)``, not counted as attempts) -- and ``reserved_cost``
+what ``reserved`` rows of schema-1 history hold. ``spent = cost + uncertain_cost``.
+
+Budget leases (:func:`lease_totals`, from ``Ledger.leases()``): each run's leases by state -- ``open`` (held
+by a live client, or by one that died and has not expired yet), ``expired`` (open, but its owner stopped
+heartbeating: the next lease taken in the run, or ``costs --reconcile``, settles it), ``closed`` (its rest was
+given back) and ``stale`` (settled as an uncertain charge).
 """
 
 from __future__ import annotations
@@ -21,9 +27,11 @@ from typing import Any, Literal
 
 import attrs
 
-from .._ledger._store import LedgerRow
+from .._ledger._lease import STALE_MODEL, LeaseRow
+from .._ledger._records import LedgerRow
 
-__all__ = ["CumulativePoint", "GroupBy", "Total", "cumulative", "grand_total", "to_csv", "to_json", "totals"]
+__all__ = ["CumulativePoint", "GroupBy", "LeaseTotal", "Total", "cumulative", "grand_total", "lease_totals",
+           "to_csv", "to_json", "totals"]
 
 GroupBy = Literal["model", "day", "run"]
 ZERO = Decimal(0)
@@ -47,6 +55,27 @@ class Total:
     spent: Decimal
     unpriced: int
     """Successful attempts whose cost is unknown (no price for the model): ``cost`` under-counts by those."""
+    stale_leases: int = 0
+    """Leases of dead clients settled as uncertain charges (their ``(stale lease)`` rows)."""
+    stale_cost: Decimal = ZERO
+    """What those settlements charged (part of ``uncertain_cost``)."""
+
+
+@attrs.frozen
+class LeaseTotal:
+    """One run's budget leases: how many in each state and the money they moved (USD)."""
+
+    run_id: str
+    open: int
+    expired: int
+    closed: int
+    stale: int
+    granted: Decimal
+    held: Decimal
+    """Still held by open leases (counted as reserved by the run's budget)."""
+    returned: Decimal
+    stale_charge: Decimal
+    """Charged as uncertain when stale leases were settled."""
 
 
 @attrs.frozen
@@ -76,12 +105,13 @@ def _total(key: str, rows: Sequence[LedgerRow]) -> Total:
 
     cost = money("ok", lambda r: r.cost)
     uncertain = money("uncertain", lambda r: r.cost)
+    stale = [r for r in rows if r.model == STALE_MODEL]
     return Total(
         key=key,
-        attempts=sum(1 for r in rows if r.outcome != "reserved"),
+        attempts=sum(1 for r in rows if r.outcome != "reserved" and r.model != STALE_MODEL),
         ok=count("ok"),
         errors=count("error"),
-        uncertain=count("uncertain"),
+        uncertain=count("uncertain") - len(stale),
         reserved=count("reserved"),
         prompt_tokens=sum(r.prompt_tokens or 0 for r in rows if r.outcome != "reserved"),
         completion_tokens=sum(r.completion_tokens or 0 for r in rows if r.outcome != "reserved"),
@@ -90,7 +120,30 @@ def _total(key: str, rows: Sequence[LedgerRow]) -> Total:
         reserved_cost=money("reserved", lambda r: r.estimate),
         spent=cost + uncertain,
         unpriced=sum(1 for r in rows if r.outcome == "ok" and r.cost is None),
+        stale_leases=len(stale),
+        stale_cost=sum((r.cost or ZERO for r in stale), ZERO),
     )
+
+
+def lease_totals(leases: Iterable[LeaseRow], now: datetime) -> list[LeaseTotal]:
+    """Each run's leases by state (``expired`` = open past its expiry at ``now``), sorted by run."""
+    runs: dict[str, list[LeaseRow]] = {}
+    for lease in leases:
+        runs.setdefault(lease.run_id, []).append(lease)
+    out = []
+    for run_id in sorted(runs):
+        group = runs[run_id]
+
+        def total(pick: Callable[[LeaseRow], Decimal], group: list[LeaseRow] = group) -> Decimal:
+            return sum((pick(x) for x in group), ZERO)
+
+        expired = sum(1 for x in group if x.expired(now))
+        out.append(LeaseTotal(
+            run_id=run_id, open=sum(1 for x in group if x.state == "open") - expired, expired=expired,
+            closed=sum(1 for x in group if x.state == "closed"), stale=sum(1 for x in group if x.state == "stale"),
+            granted=total(lambda x: x.granted), held=total(lambda x: max(x.held, ZERO) if x.state == "open" else ZERO),
+            returned=total(lambda x: x.returned), stale_charge=total(lambda x: x.stale_charge)))
+    return out
 
 
 def totals(rows: Iterable[LedgerRow], by: GroupBy) -> list[Total]:
