@@ -28,6 +28,7 @@ DEFAULT_BASE_URL = "https://api.together.xyz/v1"
 TOGETHER_HOSTS = ("api.together.xyz", "api.together.ai")  # Together's own hosts serve the API under /v1 only
 DEFAULT_MODEL = "Qwen/Qwen2.5-32B-Instruct-Turbo"
 ENVIRONMENTS = ("development", "production")
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 
 
 @attrs.frozen(repr=False)
@@ -229,6 +230,13 @@ class Settings:
     # observability
     queue_alert_depth: int = _env("TOGETHER_QUEUE_ALERT_DEPTH", int, 50,
                                   "rate-limit queue depth that raises an alert event", validator=_positive)
+    log_level: str | None = _env("TOGETHER_LOG_LEVEL", _optional(str), None,
+                                 "CLI: level of the SDK's JSON logs (to --log-file, else stderr); none = off")
+
+    @log_level.validator
+    def _check_log_level(self, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+        if value is not None and value.upper() not in LOG_LEVELS:
+            raise ConfigError(f"TOGETHER_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)} or none, got {value!r}")
 
     @base_url.validator
     def _check_base_url(self, attribute: attrs.Attribute[str], value: str) -> None:

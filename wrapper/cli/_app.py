@@ -8,6 +8,7 @@ Exit codes (every command): 0 done, 1 some rows/calls failed (or a batch stopped
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -17,7 +18,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from wrapper import ConfigError, TogetherError, __version__, enable_json_logs
+from wrapper import ConfigError, Settings, TogetherError, __version__, enable_json_logs
 from wrapper.cli._input import parse_shard
 from wrapper.cli._job import BatchJob, run_job
 from wrapper.cli._tools import chat as chat_command
@@ -73,12 +74,19 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    log_file: Annotated[Path | None, typer.Option(help="write the SDK's logs (JSON lines) to this file")] = None,
+    log_file: Annotated[Path | None, typer.Option(help="write the SDK's logs (JSON lines) to this file only",
+                                                  show_default="TOGETHER_LOG_LEVEL on stderr, else off")] = None,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="print the version and exit")] = False,
 ) -> None:
+    try:
+        level = Settings.from_env().log_level
+    except ConfigError:
+        level = None  # the command reads the settings again and reports the problem with exit 2
     if log_file is not None:
-        enable_json_logs(str(log_file), level="INFO")
+        enable_json_logs(str(log_file), level=(level or "INFO").upper())
+    elif level is not None:
+        enable_json_logs(sys.stderr, level=level.upper())
 
 
 @app.command()
