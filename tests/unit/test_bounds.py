@@ -256,7 +256,7 @@ def test_bytes_are_the_real_worst_case_for_unseen_text(kind: str) -> None:
     assert count("byte-level", text) >= 0.5 * text_bytes(text)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, database=None)  # no .hypothesis/ folder left behind
 @given(texts=st.lists(st.text(max_size=300), min_size=1, max_size=4), tokenizer=st.sampled_from(list(TOKENIZERS)),
        template=st.sampled_from(list(RENDERERS)))
 def test_random_unicode_never_beats_the_bound(texts: list[str], tokenizer: str, template: str) -> None:
