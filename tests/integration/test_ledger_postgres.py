@@ -111,6 +111,46 @@ def test_four_processes_share_one_budget(schema: str) -> None:
     assert totals.committed == sum((r.cost or Decimal(0) for r in rows if r.outcome == "ok"), Decimal(0))
     assert totals.uncertain == sum((r.cost or Decimal(0) for r in rows if r.outcome == "uncertain"), Decimal(0))
     assert sum(1 for made, _ in results if made) >= 2  # the budget really was shared
+    leases = open_store(PG_URL, schema=schema).leases("fleet")
+    assert len(leases) >= PROCESSES and {"closed"} == {x.state for x in leases}  # every rest went back
+    assert all(x.held == 0 for x in leases)
+
+
+V1_DDL = [  # schema version 1 on PostgreSQL, as released
+    "CREATE TABLE {s}.ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE {s}.ledger_runs (run_id TEXT PRIMARY KEY, committed numeric NOT NULL DEFAULT 0, "
+    "reserved numeric NOT NULL DEFAULT 0, uncertain numeric NOT NULL DEFAULT 0)",
+    "CREATE TABLE {s}.ledger_attempts (id text PRIMARY KEY, time timestamptz NOT NULL, run_id text NOT NULL, "
+    "call_id text NOT NULL, model text NOT NULL, outcome text NOT NULL, attempt integer NOT NULL, request_id text, "
+    "prompt_tokens integer, completion_tokens integer, estimate numeric, cost numeric, latency_ms double precision, "
+    "status integer, error_type text)",
+    "INSERT INTO {s}.ledger_meta (key, value) VALUES ('schema_version', '1')",
+    "INSERT INTO {s}.ledger_attempts VALUES ('a', now(), 'old', 'a', 'acme/m', 'ok', 1, 'r1', 300, 100, 0.01, "
+    "0.004, 12.5, 200, NULL), ('b', now(), 'old', 'b', 'acme/m', 'reserved', 0, NULL, 500, 500, 0.01, NULL, NULL, "
+    "NULL, NULL)",
+    "INSERT INTO {s}.ledger_runs VALUES ('old', 0.004, 0.01, 0)",
+]
+
+
+def test_a_v1_schema_is_migrated_in_place(schema: str) -> None:
+    """A schema-1 PostgreSQL schema is upgraded on open: history kept, the crashed call's reservation settled as
+    an uncertain charge, and the fleet's budget goes on from the same totals."""
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+        for statement in V1_DDL:
+            admin.execute(statement.format(s=f'"{schema}"'))
+    ledger = _ledger(schema, "0.05", run_id="old")
+    t = ledger.totals()
+    assert (Decimal("0.004"), Decimal(0), Decimal("0.01")) == (t.committed, t.reserved, t.uncertain)
+    assert {"a": "ok", "b": "uncertain"} == {r.id: r.outcome for r in ledger.rows()}
+    ledger.reserve(CALL)
+    assert Decimal("0.026") == ledger.remaining()
+    ledger.close()
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        found = admin.execute(f'SELECT value FROM "{schema}".ledger_meta').fetchone()
+    assert ("2",) == found
 
 
 def test_lost_settle_is_counted_by_the_next_machine(schema: str) -> None:

@@ -180,13 +180,17 @@ def costs(
     as_json: Annotated[bool, typer.Option("--json", help="JSON on stdout (totals of the first --by, or --rows)")]
     = False,
     rows: Annotated[bool, typer.Option("--rows", help="with --csv/--json: every ledger row, not totals")] = False,
+    leases: Annotated[bool, typer.Option("--leases", help="with --csv/--json: the budget leases")] = False,
+    reconcile: Annotated[bool, typer.Option("--reconcile", help="first settle expired leases of dead clients "
+                                            "(their held budget becomes an uncertain charge)")] = False,
 ) -> None:
     """Show what was spent, from the ledger (TOGETHER_LEDGER_URL); sends nothing, needs no key."""
     if csv and as_json:
         raise typer.BadParameter("choose one of --csv and --json")
     with _exits():
         costs_command(errors if (csv or as_json) else console, by=[g.value for g in by or []], run=run, since=since,
-                      until=until, fmt="csv" if csv else "json" if as_json else "table", raw_rows=rows)
+                      until=until, fmt="csv" if csv else "json" if as_json else "table", raw_rows=rows,
+                      leases=leases, reconcile=reconcile)
 
 
 @app.command()

@@ -20,7 +20,7 @@ from rich.table import Table
 from wrapper import Client, Settings
 from wrapper._ledger._ledger import Ledger
 from wrapper._observe._dashboard import write_dashboard
-from wrapper._observe._reports import GroupBy, Total, grand_total, to_csv, to_json, totals
+from wrapper._observe._reports import GroupBy, Total, grand_total, lease_totals, to_csv, to_json, totals
 from wrapper.cli._render import money
 
 __all__ = ["chat", "costs", "dashboard", "models", "parse_day"]
@@ -105,23 +105,48 @@ def _totals_table(title: str, groups: Sequence[Total]) -> Table:
     return table
 
 
+def _leases_table(leases: Sequence[Any]) -> Table:
+    table = Table(title="budget leases", title_justify="left")
+    for name in ("run", "open", "expired", "closed", "stale", "granted", "held now", "returned", "stale charged"):
+        table.add_column(name, justify="left" if name == "run" else "right")
+    for t in leases:
+        table.add_row(t.run_id, f"{t.open:,}", f"{t.expired:,}", f"{t.closed:,}", f"{t.stale:,}", money(t.granted),
+                      money(t.held), money(t.returned), money(t.stale_charge))
+    return table
+
+
 def costs(console: Console, *, by: Sequence[GroupBy], run: str | None, since: str | None, until: str | None,
-          fmt: Format, raw_rows: bool) -> None:
-    """Print ledger totals by model, day and/or run (a table each), or export them as CSV/JSON."""
+          fmt: Format, raw_rows: bool, leases: bool = False, reconcile: bool = False) -> None:
+    """Print ledger totals by model, day and/or run (a table each) and the budget leases, or export them as
+    CSV/JSON (``leases``: the lease records). ``reconcile`` first settles every expired lease of a dead client
+    as an uncertain charge (what the next lease taken in its run would do)."""
+    now = datetime.now(UTC)
+    with Ledger.from_settings(Settings.from_env()) as ledger:
+        settled = ledger.reconcile() if reconcile else []
+        found = ledger.leases(run_id=run)
+    if reconcile and fmt == "table":
+        console.print(f"settled {len(settled)} stale lease(s) as uncertain charges: "
+                      f"{money(sum((x.stale_charge for x in settled), Decimal(0)))}")
     rows, _ = _ledger_rows(run, since, until)
     if fmt != "table":
-        records: Sequence[Any] = rows if raw_rows else totals(rows, by[0] if by else "model")
+        records: Sequence[Any] = (found if leases else rows if raw_rows
+                                  else totals(rows, by[0] if by else "model"))
         sys.stdout.write(to_csv(records) if fmt == "csv" else to_json(records) + "\n")
         return
+    if found:
+        console.print(_leases_table(lease_totals(found, now)))
     if not rows:
         console.print("no ledger rows" + (f" for run {run}" if run else "") + " (TOGETHER_LEDGER_URL)")
         return
     for group in by or ("model", "day", "run"):
         console.print(_totals_table(f"by {group}", totals(rows, group)))
     total = grand_total(rows)
+    held = sum((x.held for x in found if x.state == "open" and x.held > 0), Decimal(0))
     console.print(f"[bold]total spent {money(total.spent)}[/] ({money(total.cost)} committed, "
-                  f"{money(total.uncertain_cost)} uncertain; {money(total.reserved_cost)} held by calls in flight "
-                  f"or interrupted) over {total.attempts:,} attempts")
+                  f"{money(total.uncertain_cost)} uncertain, of which {money(total.stale_cost)} from "
+                  f"{total.stale_leases} stale lease(s) of dead clients; {money(held)} held by open leases"
+                  + (f", {money(total.reserved_cost)} by interrupted schema-1 calls" if total.reserved else "")
+                  + f") over {total.attempts:,} attempts")
 
 
 def dashboard(console: Console, out: Path, *, run: str | None, since: str | None, until: str | None,
