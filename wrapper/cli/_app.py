@@ -1,8 +1,9 @@
 """The typer app: each command's options and help, turned into a call and an exit code. No logic lives here.
 
 Exit codes (every command): 0 done, 1 some rows/calls failed (or a batch stopped by a breaker or a fatal error),
-2 invalid input or usage, 3 confirmation refused, 4 batch stopped by the budget, 130 interrupted (Ctrl-C),
-143 batch stopped by SIGTERM.
+2 invalid input or usage, 3 confirmation refused, 4 batch stopped by the budget, 5 batch stopped because the
+account is out of credit (``credit_limit``), 6 batch stopped because a result could not be written (disk full;
+the answers are in the recovery file it names), 130 interrupted (Ctrl-C), 143 batch stopped by SIGTERM.
 """
 
 from __future__ import annotations
@@ -123,7 +124,8 @@ def batch(
     Checks every row first (line numbers; refuses to start unless --skip-invalid), prints the estimated total
     cost and asks before sending above the confirmation threshold (no terminal: refuses unless --yes).
     Ctrl-C stops cleanly (in-flight rows finish; press again to cancel them). Exit codes: 0 all done, 1 rows
-    failed, 2 invalid input, 3 not confirmed, 4 budget reached, 130 interrupted (143 on SIGTERM).
+    failed, 2 invalid input, 3 not confirmed, 4 budget reached, 5 out of credit, 6 a result could not be
+    written (disk full), 130 interrupted (143 on SIGTERM).
     """
     try:
         parsed_shard = parse_shard(shard) if shard is not None else None
