@@ -100,3 +100,17 @@ def test_base_url_with_a_wrong_path_on_together_is_refused_with_a_hint() -> None
     """A Together URL with a path other than /v1 is refused, naming the right base URL."""
     with pytest.raises(ConfigError, match=r"https://api.together.xyz/v1"):
         Settings(base_url="https://api.together.xyz/v2")
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize(("name", "raw"), [("TOGETHER_TIMEOUT", "inf"), ("MAX_ESTIMATED_COST", "nan"),
+                                           ("TOGETHER_API_KEY", "sk-\u00e9t\u00e9-PLANTED-0123456789")])
+async def test_bad_environment_fails_at_client_construction(kind: str, name: str, raw: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both clients raise ConfigError naming the variable when built, never at call time, never showing a key."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TOGETHER_API_KEY", API_KEY)
+    monkeypatch.setenv(name, raw)
+    with pytest.raises(ConfigError, match=name) as info:
+        (Client if kind == "sync" else AsyncClient)(ledger_url="memory")
+    assert "PLANTED" not in str(info.value)
