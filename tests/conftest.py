@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from wrapper import AsyncClient, ChatCompletionResponse, Client, ModelInfo, Settings
+from wrapper._policies._retry import sleeping_with
 
 API_KEY = "sk-test-PLANTED-0123456789abcdef0123456789abcdef"
 BASE_URL = "https://api.together.xyz/v1"
@@ -88,8 +89,19 @@ class FakeClock:
 
 @pytest.fixture(params=["sync", "async"])
 async def make_client(request: pytest.FixtureRequest) -> AsyncIterator[MakeClient]:
-    """Build a client of each kind (sync, async) with recorded sleeps and httpx's own transport."""
+    """Build a client of each kind (sync, async) with recorded sleeps and httpx's own transport.
+
+    Retry waits (backoff's) and rate-limit waits both land in ``both.sleeps`` and advance the client's clock.
+    """
     made: list[Both] = []
+    recorders: list[Callable[[float], None]] = []
+
+    def record(seconds: float) -> None:
+        for rec in recorders[-1:]:
+            rec(seconds)
+
+    async def arecord(seconds: float) -> None:
+        record(seconds)
 
     def build(settings: Settings | None = None, *, clock: FakeClock | None = None, **kwargs: Any) -> Both:
         """A client whose sleeps are recorded (and advance ``clock`` when one is given)."""
@@ -106,6 +118,8 @@ async def make_client(request: pytest.FixtureRequest) -> AsyncIterator[MakeClien
         async def asleep(seconds: float) -> None:
             sleep(seconds)
 
+        recorders.append(sleep)
+
         client: Client | AsyncClient
         if request.param == "sync":
             kwargs.setdefault("transport", httpx.HTTPTransport())
@@ -117,7 +131,8 @@ async def make_client(request: pytest.FixtureRequest) -> AsyncIterator[MakeClien
         made.append(both)
         return both
 
-    yield build
+    with sleeping_with(record, arecord):
+        yield build
     for both in made:
         await both.close()
 

@@ -102,6 +102,15 @@ def _non_negative(inst: object, attribute: attrs.Attribute[Any], value: object) 
         raise ConfigError(f"{attribute.metadata.get('env', attribute.name)} must be >= 0, got {value!r}")
 
 
+def _one_of(*allowed: str) -> Callable[[object, attrs.Attribute[Any], object], None]:
+    def check(inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value not in allowed:
+            raise ConfigError(f"{attribute.metadata.get('env', attribute.name)} must be one of "
+                              f"{', '.join(allowed)}, got {value!r}")
+
+    return check
+
+
 def _to_secret(value: str | Secret | None) -> Secret | None:
     """The key as a :class:`Secret`: surrounding whitespace stripped, refused (never shown) unless it is
     printable ASCII without spaces, as an HTTP header value needs."""
@@ -172,6 +181,9 @@ class Settings:
     max_connections: int = _env("TOGETHER_MAX_CONNECTIONS", int, 100, "connection pool size", validator=_positive)
     max_keepalive_connections: int = _env("TOGETHER_MAX_KEEPALIVE", int, 20, "idle connections kept open",
                                           validator=_non_negative)
+    http_backend: str = _env("TOGETHER_HTTP_BACKEND", str, "httpx",
+                             "the async client's HTTP backend: httpx (default) or aiohttp (pip extra aiohttp)",
+                             validator=_one_of("httpx", "aiohttp"))
     # resilience
     max_retries: int = _env("TOGETHER_MAX_RETRIES", int, 3, "retries after the first attempt", validator=_non_negative)
     retry_base: float = _env("TOGETHER_RETRY_BASE", float, 2.0, "first retry wait in seconds (doubles each retry)",

@@ -14,20 +14,20 @@ from pytest_httpx import HTTPXMock, IteratorStream
 from tests import bodies
 from tests.conftest import CHAT_URL, USER, Both, MakeClient, test_settings
 from wrapper import (
-    APIResponseValidationError,
     APITimeoutError,
     AsyncClient,
+    AsyncStream,
     BadRequestError,
     ChatCompletionChunk,
     ChatCompletionResponse,
     Client,
     RateLimitError,
     ServerError,
+    Stream,
     StreamError,
     Usage,
 )
 from wrapper._pipeline._stream_core import parse_chunk
-from wrapper._pipeline._streaming import AsyncStream, Stream
 
 NO_RETRY = test_settings(max_retries=0)
 SSE = {"content-type": "text/event-stream; charset=utf-8", "x-request-id": "req-s1"}
@@ -413,12 +413,18 @@ async def test_final_joins_tool_call_pieces(make_client: MakeClient, httpx_mock:
     assert "tool_calls" == reply.choices[0].finish_reason
 
 
-async def test_a_json_answer_to_a_stream_request_is_a_validation_error(make_client: MakeClient,
-                                                                       httpx_mock: HTTPXMock) -> None:
-    """A 2xx that is not text/event-stream raises APIResponseValidationError (nothing is read as chunks)."""
-    httpx_mock.add_response(url=CHAT_URL, json=bodies.completion())
-    with pytest.raises(APIResponseValidationError, match="text/event-stream"):
-        await open_stream(make_client(NO_RETRY))
+async def test_a_json_answer_to_a_stream_request_is_a_typed_error_not_retried_and_charged(
+        make_client: MakeClient, httpx_mock: HTTPXMock) -> None:
+    """A 2xx JSON body answering stream=True raises StreamError once (no retry) and charges the usage it reports."""
+    httpx_mock.add_response(url=CHAT_URL, json=bodies.completion())  # one answer: a retry would find none
+    client = make_client(test_settings(max_retries=3, max_estimated_cost="1.00"))
+    with pytest.raises(StreamError, match="JSON body instead of an event stream"):
+        await open_stream(client)
+    assert 1 == len(httpx_mock.get_requests())
+    usage = bodies.completion()["usage"]
+    price = Decimal("0.80")  # the built-in price of the default model, in and out
+    expected = (usage["prompt_tokens"] * price + usage["completion_tokens"] * price) / 1_000_000
+    assert expected == client.client.ledger.summary().committed
 
 
 EVERY_FIELD = {  # each field of the fast path set to a distinct value, so a field-order slip cannot hide

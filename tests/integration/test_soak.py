@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +22,7 @@ from wrapper import (
     AsyncClient,
     BreakerStateChanged,
     ChatCompletionResponse,
+    CircuitOpenError,
     Client,
     Event,
     Settings,
@@ -32,6 +34,9 @@ from wrapper.testing import FakeTogetherServer
 pytestmark = pytest.mark.soak
 
 PER_CLIENT = 500
+# An open circuit refuses calls at once, before they queue (nothing is sent); like the batch runner, the soak's
+# callers wait for the probe and try again, this many times at most.
+OPEN_CIRCUIT_PATIENCE = 200
 RPM = 3000  # 50 per second
 FAULTS = {
     "rate_limit": 0.03,
@@ -102,10 +107,16 @@ async def test_soak_async(tmp_path: Path) -> None:
 
             async def one(i: int) -> Any:
                 async with gate:
-                    try:
-                        return await client.chat.completions.create(messages=_prompt(i, "async"), max_tokens=16)
-                    except TogetherError as exc:
-                        return exc
+                    refused: TogetherError | None = None
+                    for _ in range(OPEN_CIRCUIT_PATIENCE):
+                        try:
+                            return await client.chat.completions.create(messages=_prompt(i, "async"), max_tokens=16)
+                        except CircuitOpenError as exc:  # refused before sending: wait for the probe, as batch does
+                            refused = exc
+                            await asyncio.sleep(max(exc.retry_in, 0.02))
+                        except TogetherError as exc:
+                            return exc
+                    return refused
 
             first = await asyncio.gather(*[one(i) for i in range(PER_CLIENT // 2)])
             mid = _rss()
@@ -122,10 +133,16 @@ def test_soak_sync(tmp_path: Path) -> None:
     with server, Client(_settings(server.url, tmp_path, "sync"), on_event=events.append) as client:
 
         def one(i: int) -> Any:
-            try:
-                return client.chat.completions.create(messages=_prompt(i, "sync"), max_tokens=16)
-            except TogetherError as exc:
-                return exc
+            refused: TogetherError | None = None
+            for _ in range(OPEN_CIRCUIT_PATIENCE):
+                try:
+                    return client.chat.completions.create(messages=_prompt(i, "sync"), max_tokens=16)
+                except CircuitOpenError as exc:  # refused before sending: wait for the probe, as batch does
+                    refused = exc
+                    time.sleep(max(exc.retry_in, 0.02))
+                except TogetherError as exc:
+                    return exc
+            return refused
 
         with ThreadPoolExecutor(8) as pool:
             first = list(pool.map(one, range(PER_CLIENT // 2)))
@@ -134,5 +151,5 @@ def test_soak_sync(tmp_path: Path) -> None:
         end = _rss()
         _check(first + second, server, client, events)
         assert end - mid < 20_000_000, (mid, end)  # the second half grew memory by < 20 MB
-        pool_state = client._http._transport._pool  # type: ignore[attr-defined]
+        pool_state = client._transport._pool  # type: ignore[attr-defined]
         assert len(pool_state.connections) <= 16  # the pool never grew past its limit

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import USER, Both, MakeClient, test_settings
-from wrapper import APITimeoutError, AsyncClient, ServerError, Settings, StreamError
-from wrapper._pipeline._streaming import AsyncStream, Stream
+from wrapper import APITimeoutError, AsyncClient, AsyncStream, ServerError, Settings, Stream, StreamError
 from wrapper.testing import FakeTogetherServer, Fault
 
 MODEL = "Qwen/Qwen2.5-32B-Instruct-Turbo"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import inspect
 
-from wrapper._pipeline import _async_client as _async
-from wrapper._pipeline import _sync_client as _sync
+from wrapper._pipeline._async import _client as _async
+from wrapper._pipeline._sync import _client as _sync
 
 
 def _surface(module: object) -> dict[str, list[str]]:

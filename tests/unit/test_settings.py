@@ -92,7 +92,8 @@ def test_key_never_in_repr_or_str(tmp_path: Path) -> None:
     settings = Settings.from_env(environ={"TOGETHER_API_KEY": API_KEY}, env_dir=tmp_path, ledger_url="memory")
     client = Client(settings)
     try:
-        for obj in (settings, settings.api_key, client, client._api, client._http, client.chat, client.settings):
+        http = client._api.get_httpx_client()
+        for obj in (settings, settings.api_key, client, client._api, http, http.headers, client.chat, client.settings):
             assert API_KEY not in repr(obj) and API_KEY not in str(obj)
         assert settings.require_api_key() == API_KEY
     finally:

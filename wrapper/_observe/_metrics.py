@@ -105,6 +105,7 @@ class ClientMetrics:
         self._breakers: dict[str, str] = {}
         self._budget: Decimal | None = None
         self._budget_source: Callable[[], Decimal | None] | None = None
+        self._queue_source: Callable[[], int] | None = None
         self._seen: dict[str, set[str]] = {"model": set(), "outcome": set(), "reason": set()}
         # Labels are checked (redaction regexes) once per distinct raw value, and the labelled children looked up
         # once per (model, outcome): both were most of the per-call cost of metrics.
@@ -266,6 +267,11 @@ class ClientMetrics:
         with self._lock:
             self._budget = remaining
 
+    def track_queue(self, depth: Callable[[], int]) -> None:
+        """Read the rate-limit queue depth from ``depth`` whenever the gauge is scraped or a snapshot is taken."""
+        self._queue_source = depth
+        self._m_depth.set_function(lambda: float(depth()))
+
     def track_budget(self, remaining: Callable[[], Decimal | None]) -> None:
         """Read the budget left from ``remaining`` whenever it is scraped or snapshotted, instead of per call.
 
@@ -298,7 +304,8 @@ class ClientMetrics:
                 latency_p99_s=nearest_rank(latencies, 99),
                 requests_per_s=total / uptime if uptime > 0 else 0.0, uptime_s=uptime,
                 prompt_tokens=self._tokens["in"], completion_tokens=self._tokens["out"], cost_usd=self._cost,
-                rate_limit_waits=self._waits, rate_limit_wait_s=self._wait_s, queue_depth=self._depth,
+                rate_limit_waits=self._waits, rate_limit_wait_s=self._wait_s,
+                queue_depth=self._depth if self._queue_source is None else self._queue_source(),
                 responses_429=self._n429, breaker_transitions=self._transitions,
                 breaker_states=dict(self._breakers), budget_remaining_usd=budget,
             )

@@ -1,217 +1,136 @@
-"""The pure core of a call: prepare it, settle each attempt, decide what comes next.
+"""The pure core of a call: prepare it (validate, bound, expected cost), and judge each attempt's answer.
 
-Both clients drive the same :class:`Call`; they only wait (limiter, retry sleep)
-and do the I/O. Nothing here sleeps, awaits or touches a socket.
+Nothing here sleeps, awaits, or touches a socket, a file or a database; nothing calls a user hook. Functions
+take readings (clock values, answers) and return values or typed errors; the shells and the decorator stack
+(``_async/_stack.py``) act on them through :class:`~wrapper._pipeline._runtime.Runtime`.
 
-Why the shells do not call the generated ``sync_detailed``/``asyncio_detailed``:
-those parse every documented status with ``response.json()``, which raises on
-Together's HTML 503 pages and drops the headers we need (request id, rate-limit
-hints). We use the generated request builder and models instead: the route (method,
-path, headers) comes from ``create_chat_completion._get_kwargs`` and the answer
-is parsed with ``ChatCompletionResponse.from_dict`` here, so the same request
-serves the SSE stream too. Nested request fields (tools, response_format, ...)
-are checked by the generated ``ChatCompletionRequest`` model.
+Request preparation keeps the generated model as the request's type without paying for a round trip through
+it: :class:`PreparedRequest` *is* a generated ``ChatCompletionRequest`` (the generated endpoint functions take
+it as their ``body=``) whose ``to_dict()`` returns the body :func:`~wrapper._pipeline._validate.build_body`
+already validated. Nested fields that our validation checks only in outline (tools, response_format, ...)
+are checked in depth by the generated model's ``from_dict`` when present.
 """
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import httpx
-from together_api_client.api.chat import create_chat_completion
 from together_api_client.models.chat_completion_request import ChatCompletionRequest
 
-from .._errors import (
-    APIError,
-    APIResponseValidationError,
-    APIStatusError,
-    RequestValidationError,
-    StreamError,
-    error_from_response,
-)
-from .._ledger._estimator import Estimate
-from .._ledger._ledger import Reservation
-from .._observe._events import RateLimited
-from .._policies._breaker import ModelBreaker
-from .._policies._retry import RetryState, parse_retry_after, should_retry_header
-from .._types import ChatCompletionResponse
-from ._outcomes import Done, Retry, Step, is_uncertain, map_transport_error, parse_completion
-from ._runtime import Runtime
+from .._errors import APIResponseValidationError, APIStatusError, RequestValidationError, error_from_response
 from ._validate import build_body
 
-__all__ = ["Call", "Done", "Retry", "Step", "map_transport_error", "parse_completion", "prepare"]
+if TYPE_CHECKING:
+    from .._ledger import Estimate, Reservation
+    from ._runtime import Runtime
 
-# The generated builder's method, path and headers for the chat route, read once: building a typed request and
-# turning it back into a dict on every call cost more than everything else we add (see benchmarks/).
-_ROUTE: dict[str, Any] = create_chat_completion._get_kwargs(body=ChatCompletionRequest(model="", messages=[]))
+__all__ = ["Call", "PreparedRequest", "attempt_timeout", "is_uncertain", "prepare", "unparseable", "usage_tokens"]
+
 _NESTED = frozenset({"tools", "tool_choice", "response_format", "function_call", "reasoning"})
 
 
-@attrs.define(eq=False)
-class Call:
-    """One ``create`` call: its request, reservation and retry state, shared by every attempt."""
+class PreparedRequest(ChatCompletionRequest):
+    """A generated ``ChatCompletionRequest`` holding the already validated JSON body it serialises to."""
 
-    rt: Runtime
-    model: str
-    request: dict[str, Any]
-    estimate: Estimate
-    reservation: Reservation
-    retry: RetryState
+    __slots__ = ("_wire",)
+    _wire: dict[str, Any]
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> PreparedRequest:
+        """Wrap a validated body (``model`` and ``messages`` present)."""
+        request = cls(model=body["model"], messages=[])
+        request._wire = body
+        return request
+
+    def to_dict(self) -> dict[str, Any]:
+        return self._wire
+
+
+@attrs.define(eq=False, slots=True)
+class Call:
+    """One call across its attempts: what the policies need to know about it, and what happened so far.
+
+    Attributes:
+        key: the breaker's key -- the model for chat, the endpoint's name for others.
+        tokens: the limiter's weight (the worst-case tokens of the request; 0 when not metered).
+        estimate: the cost estimate (None for calls that are not charged, such as ``/models``).
+        total: seconds one attempt may take in all (``TOGETHER_TIMEOUT`` or the call's ``timeout=``).
+        timeout: the httpx per-operation timeouts of an attempt.
+    """
+
+    key: str
+    total: float
+    timeout: httpx.Timeout
+    model: str | None = None
+    headers: dict[str, str] = attrs.Factory(dict)  # extra headers for every attempt (checked in prepare)
+    tokens: int = 0
+    estimate: Estimate | None = None
     stream: bool = False
+    reservation: Reservation | None = None
     attempts: int = 0
     request_id: str | None = None
-    _started: float = 0.0
-    _breaker: ModelBreaker = attrs.field(init=False)
-    _in_flight: bool = False  # this call holds an admitted attempt (maybe the half-open probe)
+    started: float = 0.0
+    usage: Any = None  # the successful attempt's usage object
+    status: int | None = None  # the last attempt's HTTP status
 
-    def __attrs_post_init__(self) -> None:
-        self._breaker = self.rt.breakers.get(self.model)
-
-    @property
-    def started(self) -> float:
-        """Clock reading when the current attempt was admitted (the start of a stream's deadline)."""
-        return self._started
-
-    @property
-    def tokens(self) -> int:
-        """Estimated tokens of this request (prompt + max completion), the limiter's weight."""
-        return int(self.estimate.prompt_tokens + self.estimate.max_completion_tokens)
-
-    def begin_attempt(self, waited: float) -> None:
-        """Called after the limiter admitted the attempt: guard the breaker (no I/O when open)."""
-        self._breaker.guard()  # raises CircuitOpenError: never retried
-        self._in_flight = True
+    def begin(self, now: float) -> None:
+        """An attempt was admitted (breaker and limiter passed) and is about to be sent."""
         self.attempts += 1
-        if waited > 0:
-            self.rt.metrics.observe_wait(waited)
-        self._started = self.rt.clock()
+        self.started = now
 
-    def answered(self, status_code: int, headers: Mapping[str, str], content: bytes) -> Step[ChatCompletionResponse]:
-        """Settle an attempt that got an HTTP answer."""
+    def answered(self, status: int, headers: Mapping[str, str]) -> None:
+        """Note the last answer's status and request id."""
+        self.status = status
         self.request_id = headers.get("x-request-id") or self.request_id
-        self.rt.observe_headers(status_code, headers)
-        if 200 <= status_code < 300:
-            try:
-                result = parse_completion(status_code, headers, content)
-            except APIResponseValidationError as exc:
-                return self.failed_with(exc)
-            self._succeeded(status_code, result.usage)
-            return Done(result)
-        return self.failed_with(self.status_error(status_code, headers, content))
-
-    def status_error(self, status_code: int, headers: Mapping[str, str], content: bytes) -> APIStatusError:
-        """Map a non-2xx answer to its typed error with the server's retry hints attached."""
-        hint = parse_retry_after(headers, status_code, self.rt.wall())
-        error = error_from_response(status_code, headers, content, retry_after=hint, attempts=self.attempts)
-        error.should_retry = should_retry_header(headers)
-        if status_code == 429:
-            self.rt.limiter_observe(status_code, headers, error.type)
-            self.rt.emit(RateLimited(at=self.rt.wall(), model=self.model, type=error.type,
-                                     request_id=error.request_id, retry_after=hint))
-        return error
-
-    def transport_failed(self, exc: httpx.HTTPError) -> Step[Any]:
-        """Settle an attempt whose connection failed or timed out."""
-        return self.failed_with(map_transport_error(exc, self.attempts))
-
-    def _succeeded(self, status_code: int, usage: Any) -> None:
-        latency = self.rt.clock() - self._started
-        self._in_flight = False
-        self._breaker.record_success()
-        prompt, completion = _tokens(getattr(usage, "prompt_tokens", None)), _tokens(
-            getattr(usage, "completion_tokens", None))
-        cost = self.rt.ledger_ok(self, prompt, completion, latency, status_code)
-        self.rt.after_attempt(self, "ok", latency, prompt, completion, cost, status_code)
-
-    def failed_with(self, error: APIError) -> Step[Any]:
-        """Record a failed attempt, then return :class:`Retry` or raise the final error."""
-        latency = self.rt.clock() - self._started
-        error.attempts = self.attempts
-        error.request_id = error.request_id or self.request_id
-        self._in_flight = False
-        self._breaker.record_failure(error)
-        uncertain = is_uncertain(error)
-        status = getattr(error, "status_code", None)
-        self.rt.after_attempt(self, "uncertain" if uncertain else "error", latency, None, None, None, status)
-        wait = self.retry.next_wait(error, self.rt.clock())
-        if wait is not None and self._breaker.open_remaining > wait:
-            wait = None  # this failure opened the breaker: a retry would sleep only to fail fast
-        if uncertain:
-            self.rt.ledger_uncertain(self, error, latency)
-            if wait is not None:
-                self.reservation = self.rt.reserve(self.estimate)  # BudgetExceededError stops the retries
-        else:  # a definite failure: the final one releases the reservation
-            self.rt.ledger_error(self, error, latency, final=wait is None)
-        if wait is None:
-            raise error
-        self.rt.retry_scheduled(self, wait, self.retry.last_reason or type(error).__name__)
-        return Retry(wait)
-
-    # -- streams: the first event is settled like any attempt; after it, these settle the call, never retrying
-    def stream_opened(self, status_code: int, headers: Mapping[str, str]) -> None:
-        """A stream attempt got its status and headers: note the request id, feed the limiter's hints."""
-        self.request_id = headers.get("x-request-id") or self.request_id
-        self.rt.observe_headers(status_code, headers)
-
-    def stream_done(self, usage: Any) -> None:
-        """The stream reached ``[DONE]``: a success, charged from ``usage`` (the estimate when it is missing)."""
-        if self._in_flight:
-            self._succeeded(200, usage)
-
-    def stream_failed(self, error: APIError, *, breaker: BaseException | None, usage: Any) -> APIError:
-        """Settle a stream that broke after its first event and return ``error`` to raise (no retry: output was
-        delivered). The breaker records ``breaker`` (None frees the probe slot and counts nothing)."""
-        error.attempts = self.attempts
-        error.request_id = error.request_id or self.request_id
-        if self._in_flight:
-            self._in_flight = False
-            if breaker is None:
-                self._breaker.release()
-            else:
-                self._breaker.record_failure(breaker)
-            self._partial(error, usage, "error")
-        return error
-
-    def stream_abandoned(self, usage: Any) -> None:
-        """The consumer closed the stream before ``[DONE]`` (break, an exception, ``close()``)."""
-        if not self._in_flight:
-            return
-        if usage is not None:  # the final chunk arrived: the answer is whole, only [DONE] was not read
-            self._succeeded(200, usage)
-            return
-        self._in_flight = False
-        self._breaker.release()
-        self._partial(StreamError("the stream was closed before [DONE]", request_id=self.request_id,
-                                  attempts=self.attempts), None, "abandoned")
-
-    def _partial(self, error: APIError, usage: Any, outcome: str) -> None:
-        """Charge a stream that ended early: its usage when the final chunk came, else the estimate (uncertain)."""
-        latency = self.rt.clock() - self._started
-        prompt, completion = _tokens(getattr(usage, "prompt_tokens", None)), _tokens(
-            getattr(usage, "completion_tokens", None))
-        cost = None
-        if prompt is not None and completion is not None:
-            cost = self.rt.ledger_ok(self, prompt, completion, latency, 200)
-        else:
-            self.rt.ledger_uncertain(self, error, latency)
-            outcome = "uncertain" if outcome == "error" else outcome
-        status = getattr(error, "status_code", None)
-        self.rt.after_attempt(self, outcome, latency, prompt, completion, cost, status)
-
-    def abort(self, exc: BaseException) -> None:
-        """The call ended by an exception outside the HTTP exchange (cancel, limiter timeout, breaker)."""
-        if self._in_flight:  # only an admitted attempt may free its probe slot
-            self._in_flight = False
-            self._breaker.release()
-        self.rt.ledger_abort(self, exc)
 
 
-def _tokens(value: object) -> int | None:
-    """A usage count as the ledger may take it: a non-negative int, else unknown (never a negative charge)."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+def attempt_timeout(total: float, connect: float, *, read: float | None = None) -> httpx.Timeout:
+    """The httpx timeouts of one attempt: ``total`` seconds per operation, connect capped by its setting."""
+    return httpx.Timeout(total, connect=min(connect, total), read=total if read is None else read)
+
+
+def check_timeout(value: object, where: str = "timeout") -> float:
+    """A per-call ``timeout=``: seconds (int/float), ``httpx.Timeout`` (its largest limit), refused otherwise.
+
+    Raises:
+        RequestValidationError: not a finite number > 0 (None, 0, negative, NaN and inf are refused).
+    """
+    if isinstance(value, httpx.Timeout):
+        limits = [v for v in (value.connect, value.read, value.write, value.pool) if v is not None]
+        if not limits:
+            raise RequestValidationError(where, "an httpx.Timeout with no limit set; give seconds, e.g. timeout=30")
+        value = max(limits)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RequestValidationError(where, f"expected seconds as a number (e.g. 30), got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise RequestValidationError(where, f"must be a finite number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+def check_headers(headers: object) -> dict[str, str]:
+    """``extra_headers``: names and values must be printable ASCII text (checked before any I/O).
+
+    Raises:
+        RequestValidationError: a non-string, non-ASCII or control character (CR/LF) in a name or value.
+    """
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise RequestValidationError("extra_headers", f"expected a dict of str to str, got {type(headers).__name__}")
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        for part, text in (("name", name), ("value", value)):
+            if not isinstance(text, str):
+                raise RequestValidationError(f"extra_headers[{name!r}]", f"the header {part} must be a str")
+            if not text.isascii() or any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in text):
+                raise RequestValidationError(
+                    f"extra_headers[{name!r}]", f"the header {part} must be printable ASCII (no newlines)")
+        out[name] = value
+    return out
 
 
 def prepare(
@@ -221,12 +140,14 @@ def prepare(
     model: str | None,
     params: Mapping[str, Any],
     stream: bool = False,
-) -> tuple[Call, dict[str, Any]]:
-    """Validate, estimate and reserve; return the call and the httpx request arguments.
+) -> tuple[Call, PreparedRequest]:
+    """Validate and estimate a chat call; nothing is sent and nothing is reserved yet.
 
+    Returns:
+        The call and the typed request body.
     Raises:
-        RequestValidationError: bad input (nothing was sent, nothing reserved).
-        BudgetExceededError: the estimate does not fit in the budget (nothing was sent).
+        RequestValidationError: bad input.
+        ConfirmationRequiredError: above ``CONFIRM_ABOVE_COST`` and not confirmed (checked by the runtime).
     """
     options = {k: params[k] for k in ("extra_body", "extra_headers", "timeout") if k in params}
     fields = {k: v for k, v in params.items() if k not in options}
@@ -239,21 +160,53 @@ def prepare(
     if not _NESTED.isdisjoint(body):  # shapes build_body does not check in depth: the generated model judges
         try:
             ChatCompletionRequest.from_dict(body)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise RequestValidationError("request", f"does not match the API schema: {exc!r}") from exc
-    headers = dict(_ROUTE["headers"])
-    headers.update(options.get("extra_headers") or {})
-    timeout = rt.timeout(float(options["timeout"])) if "timeout" in options else rt.default_timeout
-    if stream:  # the read timeout is the idle timeout between events; ``timeout`` bounds connect, write, pool
-        headers["Accept"] = "text/event-stream"
-        timeout = httpx.Timeout(connect=timeout.connect, read=rt.settings.stream_idle_timeout,
-                                write=timeout.write, pool=timeout.pool)
-    kwargs = {"method": _ROUTE["method"], "url": _ROUTE["url"], "headers": headers, "timeout": timeout,
-              "content": json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()}
+    headers = check_headers(options.get("extra_headers"))
+    total = check_timeout(options["timeout"]) if "timeout" in options else rt.settings.timeout
+    read = rt.settings.stream_idle_timeout if stream else None
     estimate = rt.estimate(model_id, body["messages"], body.get("max_tokens"), body.get("tools"),
                            response_format=body.get("response_format"), n=body.get("n"))
-    reservation = rt.admit(estimate)  # confirmation, then the budget: both before any I/O
-    call = Call(rt=rt, model=model_id, request=kwargs, estimate=estimate, reservation=reservation,
-                retry=rt.retry_policy.start(rt.clock(), rt.rng), stream=stream)
-    return call, kwargs
+    rt.confirm(estimate)
+    call = Call(key=model_id, total=total, timeout=attempt_timeout(total, rt.settings.connect_timeout, read=read),
+                model=model_id, headers=headers, tokens=int(estimate.prompt_tokens + estimate.max_completion_tokens),
+                estimate=estimate, stream=stream)
+    return call, PreparedRequest.of(body)
 
+
+def status_error(call: Call, status: int, headers: Mapping[str, str], content: bytes, *, wall: float) -> APIStatusError:
+    """The typed error of a non-2xx answer, with the server's retry hints attached. Pure."""
+    from .._policies._retry import parse_retry_after, should_retry_header
+
+    hint = parse_retry_after(headers, status, wall)
+    error = error_from_response(status, headers, content, retry_after=hint, attempts=call.attempts)
+    error.should_retry = should_retry_header(headers)
+    return error
+
+
+def unparseable(call: Call, response: httpx.Response | None, exc: BaseException) -> APIResponseValidationError:
+    """A 2xx answer whose body the generated parser rejected (truncated JSON, a wrong shape). Pure."""
+    status = response.status_code if response is not None else 200
+    body = response.content[:2000].decode("utf-8", "replace") if response is not None else ""
+    request_id = response.headers.get("x-request-id") if response is not None else None
+    return APIResponseValidationError(f"could not parse Together's {status} answer ({type(exc).__name__}: {exc})",
+                                      status_code=status, body=body, request_id=request_id or call.request_id)
+
+
+def is_uncertain(error: BaseException) -> bool:
+    """True when the failed attempt may still have been billed (so its bound is kept as a charge)."""
+    from .._errors import APIConnectionError
+
+    if isinstance(error, APIStatusError):
+        return error.status_code == 504
+    if isinstance(error, APIConnectionError):
+        return error.sent
+    return isinstance(error, APIResponseValidationError)
+
+
+def usage_tokens(usage: object) -> tuple[int | None, int | None]:
+    """(prompt, completion) from a usage object, each a non-negative int or None (never a negative charge)."""
+    def count(value: object) -> int | None:
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+    return count(getattr(usage, "prompt_tokens", None)), count(getattr(usage, "completion_tokens", None))

@@ -1,8 +1,8 @@
 """The pure side of a stream: SSE event -> typed chunk, mid-stream errors, the deadline, and settling the call once.
 
-No I/O here: :mod:`._streaming` reads the events (httpx-sse) and hands each one to :class:`StreamState`,
-which returns a chunk, notes the end, or returns/raises the typed error after settling the call through
-:class:`~wrapper._pipeline._call.Call` (see ``_streaming``'s docstring for the rules).
+No I/O here: the stream shell (``_async/_stream.py``) reads the events (httpx-sse) and hands each one to
+:class:`StreamState`, which returns a chunk, notes the end, or returns/raises the typed error after settling the
+call through the runtime (see the shell's docstring for the rules).
 
 Chunks are built by :func:`parse_chunk`: the generated ``from_dict`` spends most of its time defining closures
 (about 3x ``json.loads`` per chunk), so chunks whose keys are all known and that hold no nested model besides the
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import httpx
@@ -28,8 +28,12 @@ from .._errors import (
     StreamError,
     error_from_response,
 )
+from .._transport import map_transport_error
 from .._types import UNSET, ChatCompletionChunk, ChatCompletionResponse, ChunkChoice, ChunkDelta, Usage
-from ._call import Call, Done, Step, map_transport_error
+from ._call import Call
+
+if TYPE_CHECKING:
+    from ._runtime import Runtime
 
 __all__ = ["StreamState", "error_event", "parse_chunk"]
 
@@ -114,12 +118,17 @@ class _Choice:
 
 
 class StreamState:
-    """The pure side of one stream: each event in, a chunk (or the end, or a typed error) out; settles once."""
+    """The pure side of one stream: each event in, a chunk (or the end, or a typed error) out; settles once.
 
-    def __init__(self, call: Call) -> None:
+    Before the first event it only judges (errors are raised for the retry loop, which records them); from the
+    first chunk on it settles the call through the runtime, exactly once.
+    """
+
+    def __init__(self, rt: Runtime, call: Call) -> None:
+        self.rt = rt
         self.call = call
-        self._clock = call.rt.clock
-        deadline = call.rt.settings.stream_deadline
+        self._clock = rt.clock
+        deadline = rt.settings.stream_deadline
         self._deadline_at = None if deadline is None else call.started + deadline
         self.pending: ChatCompletionChunk | None = None  # the first chunk, read while the call could still retry
         self.first: ChatCompletionChunk | None = None
@@ -127,24 +136,19 @@ class StreamState:
         self.outcome: str | None = None  # None while open; then "done", "failed" or "abandoned"
         self._choices: dict[int, _Choice] = {}
 
-    def first_event(self, sse: ServerSentEvent | None) -> Step[Any]:
-        """Settle the first data event (None: the body ended first). A chunk opens the stream; anything
-        else is a failed attempt the retry policy may repeat."""
+    def first_event(self, sse: ServerSentEvent | None) -> None:
+        """Judge the first data event (None: the body ended first). A chunk opens the stream; anything else
+        raises the typed error of a failed attempt, which the retry policy may repeat."""
         if sse is None:
-            return self.call.transport_failed(httpx.RemoteProtocolError("the stream ended before its first event"))
-        try:
-            self.pending = self._parse(sse)
-        except APIError as exc:
-            self.outcome = "failed"
-            return self.call.failed_with(exc)
+            raise APIConnectionError("the stream ended before its first event", sent=True)
+        self.pending = self._parse(sse)  # raises APIError: an error event or an unparseable one
         if self.outcome == "done":
-            self.call.stream_done(None)
-        return Done(None)
+            self._done()
 
-    def not_sse(self, exc: SSEError) -> Step[Any]:
+    @staticmethod
+    def not_sse(exc: SSEError) -> APIError:
         """A 2xx answer that is not an event stream: an unusable answer, retried per policy."""
-        self.outcome = "failed"
-        return self.call.failed_with(APIResponseValidationError(str(exc), status_code=200, body=""))
+        return APIResponseValidationError(str(exc), status_code=200, body="")
 
     def feed(self, sse: ServerSentEvent) -> ChatCompletionChunk | None:
         """One event after the first: its chunk, or None for ``[DONE]`` (``finished`` turns true) or no data."""
@@ -153,9 +157,9 @@ class StreamState:
         except APIError as exc:
             raise self._fail(exc, breaker=exc) from None
         if self.outcome == "done":
-            self.call.stream_done(self.usage)
+            self._done()
         elif self._deadline_at is not None and self._clock() > self._deadline_at:
-            deadline = self.call.rt.settings.stream_deadline
+            deadline = self.rt.settings.stream_deadline
             raise self._fail(APITimeoutError(f"the stream ran past its {deadline}s deadline (TOGETHER_STREAM_"
                                              "DEADLINE)", sent=True), breaker=None)
         return chunk
@@ -173,7 +177,7 @@ class StreamState:
     def broken(self, exc: httpx.HTTPError) -> APIError:
         """The connection failed mid-stream: the error to raise (an idle timeout or a cut)."""
         if isinstance(exc, httpx.ReadTimeout):
-            idle = self.call.rt.settings.stream_idle_timeout
+            idle = self.rt.settings.stream_idle_timeout
             err: APIError = APITimeoutError(f"no stream event for {idle}s (TOGETHER_STREAM_IDLE_TIMEOUT)", sent=True)
             return self._fail(err, breaker=err)
         err = StreamError(f"the stream broke before [DONE] ({type(exc).__name__}: {exc})")
@@ -181,9 +185,15 @@ class StreamState:
 
     def abandon(self) -> None:
         """The consumer left before the end: settle (no-op once settled)."""
-        if self.outcome is None:
-            self.outcome = "abandoned"
-            self.call.stream_abandoned(self.usage)
+        if self.outcome is not None:
+            return
+        self.outcome = "abandoned"
+        if self.usage is not None:  # the final chunk arrived: the answer is whole, only [DONE] was not read
+            self.rt.stream_done(self.call, self.usage)
+            return
+        self.rt.breakers.get(self.call.key).release()
+        self.rt.stream_cut(self.call, StreamError("the stream was closed before [DONE]",
+                                                  request_id=self.call.request_id), None, "abandoned")
 
     def check_open(self) -> bool:
         """Whether events may still be read; raises StreamError for a stream that was closed early."""
@@ -210,9 +220,19 @@ class StreamState:
             body["usage"] = self.usage.to_dict()
         return ChatCompletionResponse.from_dict(body)
 
+    def _done(self) -> None:
+        self.rt.stream_done(self.call, self.usage)
+
     def _fail(self, error: APIError, *, breaker: BaseException | None) -> APIError:
+        """Settle a stream that broke after its first event; the breaker records ``breaker`` (None: nothing)."""
         self.outcome = "failed"
-        return self.call.stream_failed(error, breaker=breaker, usage=self.usage)
+        board = self.rt.breakers.get(self.call.key)
+        if breaker is None:
+            board.release()
+        else:
+            board.record_failure(breaker)
+        self.rt.stream_cut(self.call, error, self.usage, "error")
+        return error
 
     def _parse(self, sse: ServerSentEvent) -> ChatCompletionChunk | None:
         data = sse.data

@@ -32,8 +32,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from inspect import iscoroutinefunction
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal, NoReturn
 
 from circuitbreaker import STATE_CLOSED, STATE_HALF_OPEN, STATE_OPEN, CircuitBreaker
 
@@ -60,7 +61,7 @@ def is_counted(error: BaseException) -> bool:
     """
     if isinstance(error, APIStatusError):
         return isinstance(error, ServerError) or error.status_code >= 500
-    return isinstance(error, APIConnectionError)
+    return isinstance(error, APIConnectionError) and not error.local  # a request we never sent says nothing
 
 
 class ModelBreaker(CircuitBreaker):  # type: ignore[misc]  # circuitbreaker ships no type information
@@ -87,6 +88,7 @@ class ModelBreaker(CircuitBreaker):  # type: ignore[misc]  # circuitbreaker ship
             recovery_timeout=recovery,
             expected_exception=lambda _type, exc: is_counted(exc),
             name=model,
+            fallback_function=self._refuse,
         )
         # The base class's fields, re-declared with types; its own methods keep reading them.
         self._state: str = STATE_CLOSED
@@ -200,9 +202,25 @@ class ModelBreaker(CircuitBreaker):  # type: ignore[misc]  # circuitbreaker ship
     ) -> Literal[False]:
         if exc is None:
             self.record_success()
-        else:
+        elif not isinstance(exc, CircuitOpenError):  # our own refusal (re-check in the limiter's line): no outcome
             self.record_failure(exc)
+            if is_counted(exc):
+                remaining = self.open_remaining
+                if remaining > 0:  # this failure opened the breaker: the retry loop gives up (see _retry)
+                    exc.circuit_open_for = remaining  # type: ignore[attr-defined]
+        else:
+            self.release()
         return False
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        """circuitbreaker's fallback while open: our typed error, before any I/O."""
+        raise CircuitOpenError(self.model, self.open_remaining)
+
+    def check(self) -> None:
+        """Raise :class:`CircuitOpenError` if the breaker is open now (a re-check that takes no probe slot)."""
+        remaining = self.open_remaining
+        if remaining > 0:
+            raise CircuitOpenError(self.model, remaining)
 
     # -- internals (call with self._lock held) -------------------------------------------------------
 
@@ -289,6 +307,32 @@ class BreakerBoard:
                                        clock=self._clock, on_transition=self._on_transition)
                 self._breakers[key] = breaker
         return breaker
+
+    def decorate(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Wrap one attempt ``fn(call, ...)`` (sync or async) in the breaker of ``call.key``.
+
+        Each model's breaker decorates ``fn`` once, with circuitbreaker's own decorator: it refuses while open
+        (our :class:`CircuitOpenError`, through its fallback hook) and runs the attempt under ``with breaker:``,
+        whose ``__enter__``/``__exit__`` are the windowed, single-probe rules above.
+        """
+        guarded: dict[str, Callable[..., Any]] = {}
+
+        def of(key: str) -> Callable[..., Any]:
+            found = guarded.get(key)
+            if found is None:
+                found = guarded[key] = self.get(key).decorate(fn)
+            return found
+
+        if iscoroutinefunction(fn):
+            async def run_async(call: Any, *args: Any, **kwargs: Any) -> Any:
+                return await of(call.key)(call, *args, **kwargs)
+
+            return run_async
+
+        def run(call: Any, *args: Any, **kwargs: Any) -> Any:
+            return of(call.key)(call, *args, **kwargs)
+
+        return run
 
     def states(self) -> dict[str, str]:
         """Each known model (as first spelled) and its state: ``closed``, ``open`` or ``half_open``."""

@@ -5,11 +5,20 @@ The retry *loop* lives in the two client shells (``time.sleep`` in ``Client``,
 asks after each failed attempt. It never sleeps: the clock reading and the
 ``random.Random`` are passed in, so tests are deterministic and instant.
 
-Why not ``backoff.on_exception``? It does its own sleeping with no injectable clock,
-cannot retry an async generator (our SSE streams), and its default jitter shortens
-every wait, server hints included. We use only ``backoff.expo`` for the exponential
-schedule (``base``, ``2*base``, ``4*base``, ... capped at ``max_wait``) and apply our
-own jitter, which never shortens a server hint.
+The retry *loop* is ``backoff.on_exception`` (:func:`retrying`), sync or async, around one attempt of any
+endpoint. It is configured so that backoff only loops and sleeps, and every decision is ours:
+
+* ``wait_gen`` is :func:`hinted_waits`: backoff sends each failure into it and it answers with
+  :meth:`RetryState.next_wait` -- the server's ``retry-after(-ms)`` / ``x-ratelimit-reset`` hint when there is
+  one, the exponential step (``backoff.expo``) otherwise, our own jitter (which never shortens a hint) -- or
+  stops (backoff then gives up and re-raises) when waiting would pass the deadline, a hint is above
+  ``max_wait``, or the failure just opened the model's breaker (a retry would only fail fast);
+* ``jitter=None`` (backoff's full jitter would shorten server hints), ``giveup`` = not :func:`is_retryable`,
+  ``max_tries`` = ``max_retries + 1``, ``max_time`` = the call's deadline, ``logger=None``: the
+  ``on_backoff``/``on_giveup`` handlers log and emit our events instead.
+
+Streams are retried by the same loop around their *opener* (up to the first event), never after output was
+delivered (backoff cannot retry an async generator, and must not).
 
 What is retried (see :func:`is_retryable`):
 
@@ -37,18 +46,21 @@ affects our local errors, which carry no response.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
-from collections.abc import Callable, Generator, Mapping
+import types
+from collections.abc import Callable, Generator, Iterator, Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import backoff
 
 from .._errors import (
     APIConnectionError,
+    APIError,
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
@@ -63,7 +75,10 @@ __all__ = [
     "RetryPolicy",
     "RetryState",
     "describe",
+    "hinted_waits",
     "is_retryable",
+    "retrying",
+    "sleeping_with",
     "parse_retry_after",
     "reset_seconds",
     "should_retry_header",
@@ -227,6 +242,8 @@ def is_retryable(error: BaseException, retry_read_timeouts: bool) -> bool:
         return server_says is True or error.status_code in RETRYABLE_STATUSES
     if getattr(error, "should_retry", None) is False:
         return False
+    if isinstance(error, APIConnectionError) and error.local:  # refused on our side: another try fails alike
+        return False
     if isinstance(error, APIConnectionError):  # includes APITimeoutError
         return not error.sent or retry_read_timeouts
     if isinstance(error, APIResponseValidationError):
@@ -320,3 +337,97 @@ def _seconds_or_date(raw: str | None, now_wall: float) -> float | None:
     if when.tzinfo is None:  # "-0000" parses as naive; HTTP-dates are always UTC
         return (when - _EPOCH).total_seconds() - now_wall
     return when.timestamp() - now_wall
+
+
+@attrs.frozen
+class WaitEnv:
+    """What :func:`hinted_waits` reads besides the policy: the monotonic clock and the random source.
+
+    (A plain object on purpose: backoff *calls* every callable keyword it passes to a wait generator.)
+    """
+
+    clock: Callable[[], float]
+    rng: random.Random
+
+
+def hinted_waits(policy: RetryPolicy, env: WaitEnv) -> Generator[float | None, BaseException, None]:
+    """backoff's ``wait_gen``: receives each failure, yields the wait before the next attempt, or stops.
+
+    Primed by backoff with ``send(None)``; every later ``send(error)`` is one failed attempt.
+    """
+    state = RetryState(policy, env.clock(), env.rng)
+    error = yield None
+    while True:
+        wait = state.next_wait(error, env.clock())
+        if wait is None:
+            return
+        opened_for = getattr(error, "circuit_open_for", None)
+        if opened_for is not None and opened_for > wait:
+            return  # this failure opened the breaker: a retry would sleep only to fail fast
+        error = yield wait
+
+
+def retrying(
+    fn: Callable[..., Any],
+    policy: RetryPolicy,
+    *,
+    env: WaitEnv,
+    on_backoff: Callable[[Any, BaseException, float], None],
+    on_giveup: Callable[[Any, BaseException], None],
+) -> Callable[..., Any]:
+    """Wrap one attempt ``fn(call, ...)`` (sync or async) in backoff's retry loop, as the module notes say.
+
+    Args:
+        fn: the attempt; its first argument is the call's state, handed to the handlers.
+        policy: the retry policy (immutable; decorate again for another one).
+        on_backoff: ``(call, error, wait)`` after a failure that will be retried, before the sleep.
+        on_giveup: ``(call, error)`` when the call fails for good (the error is then re-raised).
+    """
+    retryable = policy.retry_read_timeouts
+
+    def giveup(error: Exception) -> bool:
+        return not is_retryable(error, retryable)
+
+    def backed_off(details: Any) -> None:
+        on_backoff(details["args"][0], details["exception"], details["wait"])
+
+    def gave_up(details: Any) -> None:
+        on_giveup(details["args"][0], details["exception"])
+
+    decorate = backoff.on_exception(
+        cast(Any, hinted_waits), APIError, max_tries=policy.max_retries + 1, max_time=policy.deadline, jitter=None,
+        giveup=giveup, on_backoff=backed_off, on_giveup=gave_up, logger=None, policy=policy, env=env)
+    wrapped: Callable[..., Any] = decorate(fn)
+    return wrapped
+
+
+@contextlib.contextmanager
+def sleeping_with(sleep: Callable[[float], None], asleep: Callable[[float], Any]) -> Iterator[None]:
+    """Make backoff's retry loops sleep with ``sleep`` / ``asleep`` (tests: record waits, never wait).
+
+    backoff sleeps with ``time.sleep`` / ``asyncio.sleep`` looked up on its own modules; this swaps those two
+    names on backoff's modules only (never on ``time`` or ``asyncio`` themselves) and restores them on exit.
+    """
+    import asyncio
+
+    from backoff import _async, _sync
+
+    saved = (getattr(_sync, "time"), getattr(_async, "asyncio"))  # noqa: B009 - backoff exports neither name
+    setattr(_sync, "time", types.SimpleNamespace(sleep=sleep))  # noqa: B010
+    setattr(_async, "asyncio", _Proxy(asyncio, sleep=asleep))  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(_sync, "time", saved[0])  # noqa: B010
+        setattr(_async, "asyncio", saved[1])  # noqa: B010
+
+
+class _Proxy:
+    """A module stand-in: the given attributes, everything else from the module."""
+
+    def __init__(self, module: types.ModuleType, **overrides: Any) -> None:
+        self._module = module
+        self.__dict__.update(overrides)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)

@@ -46,6 +46,7 @@ log = get_logger("limiter")
 # benchmark, 4 processes: a 2 ms margin left 13-17 of 60 one-second windows over, 25 ms 0-3 of 100). Costs about
 # 2.5% of a saturated per-second rate.
 _BUFFER_S = 0.025
+_SLICE_S = 0.25  # while a precheck is given, waits are cut into slices this long so it runs between them
 _LEAK_EVERY_S = 10.0
 _DEFAULT_HOLD_S, _MAX_HOLD_S = 1.0, 60.0  # hold without a reset header / longest reset hint believed
 # A dynamic 429 halves the effective rate -- once, not per 429: the 429s of requests already in flight, or sporadic
@@ -105,11 +106,13 @@ class RateLimiter:
     def __init__(self, *, rpm: int | None, tpm: int | None, max_wait: float, backend: str = "memory",
                  key: str = "together", clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep, on_event: EventHook | None = None,
-                 queue_alert_depth: int = 50, wall: Callable[[], float] = time.time) -> None:
+                 queue_alert_depth: int = 50, wall: Callable[[], float] = time.time,
+                 asleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         if (rpm is not None and rpm < 1) or (tpm is not None and tpm < 1) or max_wait <= 0 or not key:
             raise ConfigError(f"invalid rate limit: rpm={rpm} tpm={tpm} max_wait={max_wait} key={key!r}")
         self._rpm, self._tpm, self._max_wait, self._key = rpm, tpm, max_wait, key
         self._clock, self._sleep, self._on_event, self._alert_depth = clock, sleep, on_event, queue_alert_depth
+        self._asleep = asleep
         self._wall = wall
         specs: dict[str, list[Rate]] = {} if tpm is None else {"tokens": [Rate(tpm, Duration.MINUTE)]}
         per_s = math.ceil((rpm or 0) / 60)  # 100 RPM must not be a 100-request burst
@@ -131,14 +134,20 @@ class RateLimiter:
 
     @classmethod
     def from_settings(cls, s: Settings, *, clock: Callable[[], float] = time.monotonic,
-                      sleep: Callable[[float], None] = time.sleep, on_event: EventHook | None = None) -> RateLimiter:
+                      sleep: Callable[[float], None] = time.sleep, on_event: EventHook | None = None,
+                      asleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> RateLimiter:
         """The limiter ``TOGETHER_RATE_LIMIT_*`` and ``TOGETHER_QUEUE_ALERT_DEPTH`` describe."""
         return cls(rpm=s.rate_limit_rpm, tpm=s.rate_limit_tpm, max_wait=s.rate_limit_max_wait,
                    backend=s.rate_limit_backend, key=s.rate_limit_key, clock=clock, sleep=sleep, on_event=on_event,
-                   queue_alert_depth=s.queue_alert_depth)
+                   queue_alert_depth=s.queue_alert_depth, asleep=asleep)
 
-    def acquire(self, tokens: int = 0) -> float:
+    def acquire(self, tokens: int = 0, *, precheck: Callable[[], None] | None = None) -> float:
         """Take one request slot (and ``tokens`` estimated tokens), waiting in line if needed.
+
+        Args:
+            tokens: the estimated tokens of the request (weighs against tokens/min).
+            precheck: called before waiting and about every ``_SLICE_S`` while waiting; whatever it raises ends
+                the wait (the pipeline passes the breaker's re-check, so an open circuit empties the line at once).
 
         Returns:
             The seconds waited.
@@ -151,19 +160,20 @@ class RateLimiter:
             return 0.0
         self._enter_line()
         try:
-            if not self._line.acquire(timeout=max(0.0, t.deadline - self._clock())):
-                raise self._timeout(t, None)
+            while not self._line.acquire(timeout=self._slice(t, precheck)):
+                self._recheck(t, precheck)
             try:
                 while (wait := self._attempt(t)) > 0.0:
-                    self._sleep(self._bounded(t, wait))
+                    self._sleep(self._step(t, wait, precheck))
+                    self._recheck(t, precheck)
             finally:
                 self._line.release()
         finally:
             self._leave_line(t)
         return self._clock() - t.start
 
-    async def acquire_async(self, tokens: int = 0,
-                            asleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> float:
+    async def acquire_async(self, tokens: int = 0, asleep: Callable[[float], Awaitable[None]] | None = None, *,
+                            precheck: Callable[[], None] | None = None) -> float:
         """The async twin of :meth:`acquire`: waits with ``asleep``, never blocks the loop on a remote bucket."""
         t = self._ticket(tokens)
         if self._depth == 0 and await self._attempt_async(t) == 0.0:
@@ -171,18 +181,39 @@ class RateLimiter:
         self._enter_line()
         try:
             line = self._async_line()
-            try:
-                await asyncio.wait_for(line.acquire(), max(0.0, t.deadline - self._clock()))
-            except (TimeoutError, asyncio.TimeoutError):  # noqa: UP041 - distinct classes on Python 3.10
-                raise self._timeout(t, None) from None
+            while True:
+                try:
+                    await asyncio.wait_for(line.acquire(), self._slice(t, precheck))
+                    break
+                except (TimeoutError, asyncio.TimeoutError):  # noqa: UP041 - distinct classes on Python 3.10
+                    self._recheck(t, precheck)
             try:
                 while (wait := await self._attempt_async(t)) > 0.0:
-                    await asleep(self._bounded(t, wait))
+                    await (asleep or self._asleep)(self._step(t, wait, precheck))
+                    self._recheck(t, precheck)
             finally:
                 line.release()
         finally:
             self._leave_line(t)
         return self._clock() - t.start
+
+    def _slice(self, t: _Ticket, precheck: Callable[[], None] | None) -> float:
+        """How long to wait for the line before looking again (the precheck runs first)."""
+        if precheck is not None:
+            precheck()
+        left = max(0.0, t.deadline - self._clock())
+        return min(left, _SLICE_S) if precheck is not None else left
+
+    def _recheck(self, t: _Ticket, precheck: Callable[[], None] | None) -> None:
+        """After a slice: the precheck may end the wait; past the deadline it is a timeout."""
+        if precheck is not None:
+            precheck()
+        if self._clock() >= t.deadline:
+            raise self._timeout(t, None)
+
+    def _step(self, t: _Ticket, wait: float, precheck: Callable[[], None] | None) -> float:
+        wait = self._bounded(t, wait)
+        return min(wait, _SLICE_S) if precheck is not None else wait
 
     def try_acquire(self, tokens: int = 0) -> bool:
         """Take a slot only if one is free now and nobody is in line; never waits.

@@ -1,5 +1,5 @@
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -7,7 +7,6 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.chat_completion_request import ChatCompletionRequest
 from ...models.chat_completion_response import ChatCompletionResponse
-from ...models.error_data import ErrorData
 from ...types import Response
 
 
@@ -32,65 +31,54 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ChatCompletionResponse | ErrorData | None:
+) -> Any | ChatCompletionResponse | None:
     if response.status_code == 200:
         response_200 = ChatCompletionResponse.from_dict(response.json())
 
         return response_200
 
     if response.status_code == 400:
-        response_400 = ErrorData.from_dict(response.json())
-
+        response_400 = cast(Any, None)
         return response_400
 
     if response.status_code == 401:
-        response_401 = ErrorData.from_dict(response.json())
-
+        response_401 = cast(Any, None)
         return response_401
 
     if response.status_code == 402:
-        response_402 = ErrorData.from_dict(response.json())
-
+        response_402 = cast(Any, None)
         return response_402
 
     if response.status_code == 403:
-        response_403 = ErrorData.from_dict(response.json())
-
+        response_403 = cast(Any, None)
         return response_403
 
     if response.status_code == 404:
-        response_404 = ErrorData.from_dict(response.json())
-
+        response_404 = cast(Any, None)
         return response_404
 
     if response.status_code == 422:
-        response_422 = ErrorData.from_dict(response.json())
-
+        response_422 = cast(Any, None)
         return response_422
 
     if response.status_code == 429:
-        response_429 = ErrorData.from_dict(response.json())
-
+        response_429 = cast(Any, None)
         return response_429
 
     if response.status_code == 500:
-        response_500 = ErrorData.from_dict(response.json())
-
+        response_500 = cast(Any, None)
         return response_500
 
     if response.status_code == 502:
-        response_502 = ErrorData.from_dict(response.json())
-
+        response_502 = cast(Any, None)
         return response_502
 
     if response.status_code == 503:
-        response_503 = ErrorData.from_dict(response.json())
-
+        response_503 = cast(Any, None)
         return response_503
 
     if response.status_code == 504:
-        response_504 = ErrorData.from_dict(response.json())
-
+        response_504 = cast(Any, None)
         return response_504
 
     if client.raise_on_unexpected_status:
@@ -101,7 +89,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ChatCompletionResponse | ErrorData]:
+) -> Response[Any | ChatCompletionResponse]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -114,7 +102,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: ChatCompletionRequest,
-) -> Response[ChatCompletionResponse | ErrorData]:
+) -> Response[Any | ChatCompletionResponse]:
     """Create a chat completion
 
      Generates the assistant's reply to a conversation. With `stream: true` the answer
@@ -129,7 +117,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ChatCompletionResponse | ErrorData]
+        Response[Any | ChatCompletionResponse]
     """
 
     kwargs = _get_kwargs(
@@ -147,7 +135,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: ChatCompletionRequest,
-) -> ChatCompletionResponse | ErrorData | None:
+) -> Any | ChatCompletionResponse | None:
     """Create a chat completion
 
      Generates the assistant's reply to a conversation. With `stream: true` the answer
@@ -162,7 +150,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ChatCompletionResponse | ErrorData
+        Any | ChatCompletionResponse
     """
 
     return sync_detailed(
@@ -175,7 +163,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: ChatCompletionRequest,
-) -> Response[ChatCompletionResponse | ErrorData]:
+) -> Response[Any | ChatCompletionResponse]:
     """Create a chat completion
 
      Generates the assistant's reply to a conversation. With `stream: true` the answer
@@ -190,7 +178,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ChatCompletionResponse | ErrorData]
+        Response[Any | ChatCompletionResponse]
     """
 
     kwargs = _get_kwargs(
@@ -206,7 +194,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: ChatCompletionRequest,
-) -> ChatCompletionResponse | ErrorData | None:
+) -> Any | ChatCompletionResponse | None:
     """Create a chat completion
 
      Generates the assistant's reply to a conversation. With `stream: true` the answer
@@ -221,7 +209,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ChatCompletionResponse | ErrorData
+        Any | ChatCompletionResponse
     """
 
     return (

@@ -1,11 +1,10 @@
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
-from ...models.error_data import ErrorData
 from ...models.model_info import ModelInfo
 from ...types import UNSET, Response, Unset
 
@@ -32,7 +31,7 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ErrorData | list[ModelInfo] | None:
+) -> Any | list[ModelInfo] | None:
     if response.status_code == 200:
         response_200 = []
         _response_200 = response.json()
@@ -44,23 +43,19 @@ def _parse_response(
         return response_200
 
     if response.status_code == 401:
-        response_401 = ErrorData.from_dict(response.json())
-
+        response_401 = cast(Any, None)
         return response_401
 
     if response.status_code == 429:
-        response_429 = ErrorData.from_dict(response.json())
-
+        response_429 = cast(Any, None)
         return response_429
 
     if response.status_code == 500:
-        response_500 = ErrorData.from_dict(response.json())
-
+        response_500 = cast(Any, None)
         return response_500
 
     if response.status_code == 503:
-        response_503 = ErrorData.from_dict(response.json())
-
+        response_503 = cast(Any, None)
         return response_503
 
     if client.raise_on_unexpected_status:
@@ -71,7 +66,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ErrorData | list[ModelInfo]]:
+) -> Response[Any | list[ModelInfo]]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -84,7 +79,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     dedicated: bool | Unset = UNSET,
-) -> Response[ErrorData | list[ModelInfo]]:
+) -> Response[Any | list[ModelInfo]]:
     """List the models, with prices
 
     Args:
@@ -95,7 +90,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorData | list[ModelInfo]]
+        Response[Any | list[ModelInfo]]
     """
 
     kwargs = _get_kwargs(
@@ -113,7 +108,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     dedicated: bool | Unset = UNSET,
-) -> ErrorData | list[ModelInfo] | None:
+) -> Any | list[ModelInfo] | None:
     """List the models, with prices
 
     Args:
@@ -124,7 +119,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorData | list[ModelInfo]
+        Any | list[ModelInfo]
     """
 
     return sync_detailed(
@@ -137,7 +132,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     dedicated: bool | Unset = UNSET,
-) -> Response[ErrorData | list[ModelInfo]]:
+) -> Response[Any | list[ModelInfo]]:
     """List the models, with prices
 
     Args:
@@ -148,7 +143,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ErrorData | list[ModelInfo]]
+        Response[Any | list[ModelInfo]]
     """
 
     kwargs = _get_kwargs(
@@ -164,7 +159,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     dedicated: bool | Unset = UNSET,
-) -> ErrorData | list[ModelInfo] | None:
+) -> Any | list[ModelInfo] | None:
     """List the models, with prices
 
     Args:
@@ -175,7 +170,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ErrorData | list[ModelInfo]
+        Any | list[ModelInfo]
     """
 
     return (
