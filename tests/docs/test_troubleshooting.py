@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import httpx
@@ -185,7 +185,9 @@ def out_of_credit_402(ctx: Ctx) -> Seen:
     ctx.mock().add_response(method="POST", url=CHAT, status_code=402, json=_error_body(
         "Insufficient balance: please add credit to continue.", "invalid_request_error", "insufficient_balance"))
     client = Client(api_key=KEY, ledger_url="memory", rate_limit_rpm=None, transport=httpx.HTTPTransport())
-    return Seen(_raised(lambda: _create(client)))
+    text = _raised(lambda: _create(client))
+    assert "attempts=" not in text  # 402 is never retried
+    return Seen(text)
 
 
 def credit_limit_429(ctx: Ctx) -> Seen:
@@ -222,6 +224,12 @@ def confirmation_required(ctx: Ctx) -> Seen:
     approve: Callable[[Decimal, str], bool] = lambda cost, model: cost < Decimal("0.50")  # noqa: E731
     _create(ctx.client(confirm_above_cost="0.0001", confirm=approve), max_tokens=1000)  # the documented fix
     return Seen(text)
+
+
+def batch_invalid_rows(ctx: Ctx) -> Seen:
+    path = ctx.tmp / "input.jsonl"
+    path.write_text('{"id": "r1", "prompt": "fine"}\n{"id": "r2"}\n{"id": "r3", "prompt": "fine", "colour": 1}\n')
+    return _cli(ctx, "batch", str(path), "--out", "out.jsonl", "--yes")
 
 
 def batch_not_confirmed(ctx: Ctx) -> Seen:
@@ -350,16 +358,39 @@ _COMPLETION = json.dumps({
 
 
 class _Completion(http.server.BaseHTTPRequestHandler):
+    """Answers every POST with ``status`` and ``body``: a completion by default."""
+
+    status: ClassVar[int] = 200
+    body: ClassVar[bytes] = _COMPLETION
+
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", "0")))
-        self.send_response(200)
+        self.send_response(self.status)
         self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(_COMPLETION)))
+        self.send_header("content-length", str(len(self.body)))
         self.end_headers()
-        self.wfile.write(_COMPLETION)
+        self.wfile.write(self.body)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         pass
+
+
+class _OutOfCredit(_Completion):
+    status = 429
+    body = json.dumps(_error_body("Credit limit exceeded for this account.", "credit_limit")).encode()
+
+
+def batch_out_of_credit(ctx: Ctx) -> Seen:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _OutOfCredit)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+        seen = _cli(ctx, "batch", _rows(ctx, 6), "--out", "out.jsonl", "--yes", "--concurrency", "1",
+                    extra_env={"TOGETHER_BASE_URL": base})
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    return seen
 
 
 def custom_ca(ctx: Ctx) -> Seen:
@@ -423,8 +454,10 @@ TRIGGERS: dict[str, Callable[[Ctx], Seen]] = {
     "model-not-available": model_not_available,
     "budget-exceeded": budget_exceeded,
     "confirmation-required": confirmation_required,
+    "batch-invalid-rows": batch_invalid_rows,
     "batch-not-confirmed": batch_not_confirmed,
     "batch-budget-reached": batch_budget_reached,
+    "batch-out-of-credit": batch_out_of_credit,
     "circuit-open": circuit_open,
     "local-rate-limit-timeout": local_rate_limit_timeout,
     "read-timeout": read_timeout,
