@@ -20,6 +20,7 @@ from ._ledger._ledger import Ledger
 from ._observe._dashboard import render_dashboard, write_dashboard
 from ._observe._reports import (
     CumulativePoint,
+    GroupBy,
     LeaseTotal,
     Total,
     cumulative,
@@ -33,6 +34,7 @@ from ._settings import Settings
 
 __all__ = [
     "CumulativePoint",
+    "GroupBy",
     "LeaseTotal",
     "Total",
     "cumulative",

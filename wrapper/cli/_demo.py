@@ -20,11 +20,10 @@ from rich.console import Console
 from rich.table import Table
 
 from wrapper import Settings
-from wrapper._ledger._ledger import Ledger
-from wrapper._observe._dashboard import write_dashboard
 from wrapper.cli._files import default_errors_path
 from wrapper.cli._job import BatchJob, JobResult, run_job
 from wrapper.cli._render import money
+from wrapper.reports import open_ledger, write_dashboard
 from wrapper.testing import FakeStats, FakeTogetherServer
 
 __all__ = ["DEMO_FILES", "demo_rows", "run_demo"]
@@ -117,7 +116,7 @@ def run_demo(console: Console, folder: Path, *, rows: int = 40, seed: int = 7, s
             folder / "results.jsonl"), concurrency=8, max_tokens=64, yes=True, breaker_patience=30.0)
         result = run_job(job, console, settings=settings, interactive=False, show_progress=show_progress)
         stats = server.stats
-    with Ledger.from_settings(settings) as ledger:
+    with open_ledger(settings) as ledger:
         ledger_rows = ledger.rows(run_id=settings.run_id)
     write_dashboard(folder / "dashboard.html", ledger_rows, title="wrapper demo",
                     budget_limit=settings.max_estimated_cost)

@@ -18,10 +18,18 @@ from rich.console import Console
 from rich.table import Table
 
 from wrapper import Client, Settings
-from wrapper._ledger._ledger import Ledger
-from wrapper._observe._dashboard import write_dashboard
-from wrapper._observe._reports import GroupBy, Total, grand_total, lease_totals, to_csv, to_json, totals
 from wrapper.cli._render import money
+from wrapper.reports import (
+    GroupBy,
+    Total,
+    grand_total,
+    lease_totals,
+    open_ledger,
+    to_csv,
+    to_json,
+    totals,
+    write_dashboard,
+)
 
 __all__ = ["chat", "costs", "dashboard", "models", "parse_day"]
 
@@ -90,7 +98,7 @@ def _price(value: object) -> str:
 
 def _ledger_rows(run: str | None, since: str | None, until: str | None) -> tuple[list[Any], Settings]:
     settings = Settings.from_env()
-    with Ledger.from_settings(settings) as ledger:
+    with open_ledger(settings) as ledger:
         return ledger.rows(run_id=run, since=parse_day(since), until=parse_day(until)), settings
 
 
@@ -121,7 +129,7 @@ def costs(console: Console, *, by: Sequence[GroupBy], run: str | None, since: st
     CSV/JSON (``leases``: the lease records). ``reconcile`` first settles every expired lease of a dead client
     as an uncertain charge (what the next lease taken in its run would do)."""
     now = datetime.now(UTC)
-    with Ledger.from_settings(Settings.from_env()) as ledger:
+    with open_ledger(Settings.from_env()) as ledger:
         settled = ledger.reconcile() if reconcile else []
         found = ledger.leases(run_id=run)
     if reconcile and fmt == "table":

@@ -163,6 +163,7 @@ class RateLimiter:
             while not self._line.acquire(timeout=self._slice(t, precheck)):
                 self._recheck(t, precheck)
             try:
+                self._recheck(t, precheck)  # the circuit may have opened while this caller queued
                 while (wait := self._attempt(t)) > 0.0:
                     self._sleep(self._step(t, wait, precheck))
                     self._recheck(t, precheck)
@@ -188,6 +189,7 @@ class RateLimiter:
                 except (TimeoutError, asyncio.TimeoutError):  # noqa: UP041 - distinct classes on Python 3.10
                     self._recheck(t, precheck)
             try:
+                self._recheck(t, precheck)  # the circuit may have opened while this caller queued
                 while (wait := await self._attempt_async(t)) > 0.0:
                     await (asleep or self._asleep)(self._step(t, wait, precheck))
                     self._recheck(t, precheck)
