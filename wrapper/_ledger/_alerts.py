@@ -33,7 +33,8 @@ class BudgetAlerts:
         self._clock = clock
         self._lock = threading.Lock()
         self._fired: set[int] = set()
-        self._next = THRESHOLDS[0]  # the lowest threshold not yet fired (percent)
+        self._next = THRESHOLDS[0]  # the lowest threshold not yet fired (percent), and what `used` must reach
+        self._next_used = limit * self._next / 100 if limit is not None else Decimal(0)
 
     def totals_changed(self, totals: RunTotals) -> None:
         """Fire the thresholds ``totals.used`` has crossed for the first time, lowest first."""
@@ -42,7 +43,7 @@ class BudgetAlerts:
     def used_changed(self, used: Decimal) -> None:
         """Fire the thresholds ``used`` has crossed for the first time; one comparison while below the next."""
         limit = self.limit
-        if limit is None or used * 100 < limit * self._next:
+        if limit is None or used < self._next_used:
             return
         if limit <= 0 or used <= 0:
             return
@@ -50,6 +51,7 @@ class BudgetAlerts:
             crossed = [p for p in THRESHOLDS if p not in self._fired and used * 100 >= limit * p]
             self._fired.update(crossed)
             self._next = min((p for p in THRESHOLDS if p not in self._fired), default=10**9)
+            self._next_used = limit * self._next / 100
         for percent in crossed:
             log.bind(run_id=self.run_id, percent=percent, used_usd=str(used), limit_usd=str(limit)).warning(
                 "budget {}% used", percent)

@@ -16,8 +16,10 @@ Without a budget the ledger never calls :meth:`hold`: rows are only queued (:met
 
 from __future__ import annotations
 
+import atexit
 import threading
 import uuid
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -39,6 +41,15 @@ def _pos(value: Decimal) -> Decimal:
     return value if value > 0 else ZERO
 
 
+def _closer(ref: weakref.ReferenceType[Budget]) -> Callable[[], None]:
+    def close() -> None:
+        budget = ref()
+        if budget is not None:
+            budget.close()
+
+    return close
+
+
 class Budget:
     """A client's leases on one run's budget, and its history writer. Thread-safe."""
 
@@ -57,6 +68,9 @@ class Budget:
         self._avg: Decimal | None = None  # running average of call bounds (lease sizing)
         self._next_beat = float("-inf")
         self.writer = Writer(store.write, heartbeat=self._beat, on_answer=self._answer, interval_s=flush_interval_s)
+        self._closed = False
+        self._at_exit = _closer(weakref.ref(self))  # a process exiting without close() still flushes
+        atexit.register(self._at_exit)
 
     # ------------------------------------------------------------ calls
     def try_hold(self, amount: Decimal) -> Lease | None:
@@ -66,7 +80,7 @@ class Budget:
             if lease is None or lease.lost or lease.held - lease.inflight < amount:
                 return None
             lease.inflight += amount
-            used = self._used_seen - _pos(lease.held) + lease.inflight
+            used = self._used_seen - lease.held + lease.inflight  # held >= inflight > 0 here
         self.alerts.used_changed(used)
         return lease
 
@@ -204,6 +218,10 @@ class Budget:
 
     def close(self) -> None:
         """Flush the writer, then give every lease's unused rest back (calls still in flight keep theirs)."""
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self._at_exit)
         if not self.writer.close():
             log.bind(rows=self.writer.pending).error("ledger rows could not be written at close and are lost; "
                                                      "their charges stay counted in this client's lease")

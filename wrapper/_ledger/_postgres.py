@@ -18,12 +18,13 @@ The bookkeeping is :class:`wrapper._ledger._sql.SqlStore`; this module connects 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigError
+from ._records import COLUMNS
 from ._sql import Exec, SqlStore
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class PostgresStore(SqlStore):
         except psycopg.Error as exc:
             raise ConfigError(f"cannot connect to the PostgreSQL ledger (TOGETHER_LEDGER_URL): {exc}") from None
         self._lock, self._fast_lock = threading.Lock(), threading.Lock()
+        self._local = threading.local()  # the connection of the transaction this thread is in
         self.schema = schema
         self.prefix = (sql.Identifier(schema).as_string(self._conn) + ".") if schema else ""
         with self.tx() as (ex, _):
@@ -96,7 +98,23 @@ class PostgresStore(SqlStore):
                     cur.executemany(query.replace("?", "%s"), params)
 
             with conn.transaction():
-                yield ex, exm
+                self._local.conn = conn
+                try:
+                    yield ex, exm
+                finally:
+                    self._local.conn = None
+
+    def _insert_rows(self, exm: Exec, rows: Iterable[tuple[Any, ...]]) -> None:
+        """History rows by ``COPY``: a batch of a thousand rows costs a few µs each, not one round of the
+        extended protocol each (``executemany``)."""
+        params = self.row_params(rows)
+        if not params:
+            return
+        conn: psycopg.Connection[Any] = self._local.conn
+        with conn.cursor() as cur, cur.copy(f"COPY {self.prefix}ledger_attempts ({', '.join(COLUMNS)}) "
+                                            "FROM STDIN") as copy:
+            for values in params:
+                copy.write_row(values)
 
     def when(self, raw: object) -> datetime:
         return raw.astimezone(UTC) if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -39,8 +39,7 @@ from ._records import (
     LedgerRow,
     RunTotals,
     WriteAnswer,
-    charge_of,
-    settle_deltas,
+    entry_of,
 )
 
 __all__ = ["SCHEMA_VERSION", "Exec", "SqlStore", "ddl", "where_clause"]
@@ -177,8 +176,17 @@ class SqlStore:
             ex(f"UPDATE {self.prefix}ledger_leases SET {', '.join(f'{c} = ?' for c in LEASE_COLUMNS[1:])} "
                "WHERE id = ?", [*values[1:], lease.id])
 
-    def _insert_rows(self, exm: Exec, rows: Iterable[LedgerRow]) -> None:
-        params = [[self.enc(getattr(r, c)) for c in COLUMNS] for r in rows]
+    def row_params(self, rows: Iterable[tuple[Any, ...]]) -> list[Sequence[Any]]:
+        """Entry values (time as epoch seconds) as statement parameters: the writer's hot loop."""
+        out: list[Sequence[Any]] = []
+        for values in rows:
+            params = list(values)
+            params[1] = datetime.fromtimestamp(params[1], UTC)
+            out.append(params)
+        return out
+
+    def _insert_rows(self, exm: Exec, rows: Iterable[tuple[Any, ...]]) -> None:
+        params = self.row_params(rows)
         if params:
             exm(f"INSERT INTO {self.prefix}ledger_attempts ({', '.join(COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(COLUMNS))})", params)
@@ -193,9 +201,9 @@ class SqlStore:
             t = RunTotals(t.run_id, t.committed, t.reserved - charge, t.uncertain + charge)
             lease = attrs.evolve(lease, state="stale", held=ZERO, stale_charge=charge, closed=now)
             self._put_lease(ex, lease, new=False)
-            rows.append(LedgerRow(id=f"stale-{lease.id}", time=now, run_id=t.run_id, call_id=lease.id,
-                                  model=STALE_MODEL, outcome="uncertain", estimate=charge, cost=charge,
-                                  error_type=f"stale_lease owner={lease.owner}"))
+            rows.append(entry_of(LedgerRow(id=f"stale-{lease.id}", time=now, run_id=t.run_id, call_id=lease.id,
+                                           model=STALE_MODEL, outcome="uncertain", estimate=charge, cost=charge,
+                                           error_type=f"stale_lease owner={lease.owner}")).values)
             done.append(lease)
         self._insert_rows(exm, rows)
         return t, done
@@ -233,18 +241,21 @@ class SqlStore:
     def write(self, entries: Sequence[Entry], heartbeat: Heartbeat | None) -> WriteAnswer:
         per_run: dict[str, list[Entry]] = {}
         for e in entries:
-            per_run.setdefault(e.row.run_id, []).append(e)
+            per_run.setdefault(e.values[2], []).append(e)
         lost: set[str] = set()
         totals: list[RunTotals] = []
         with self.tx(durable=False) as (ex, exm):
             for run_id in sorted(per_run):
                 t = self._lock_run(ex, run_id)
                 charges: dict[str, Decimal] = {}
-                for e in per_run[run_id]:
-                    committed, uncertain = settle_deltas(e.row)
-                    t = RunTotals(run_id, t.committed + committed, t.reserved, t.uncertain + uncertain)
-                    if e.lease_id is not None and (committed or uncertain):
-                        charges[e.lease_id] = charges.get(e.lease_id, ZERO) + charge_of(e.row)
+                committed_sum = uncertain_sum = ZERO
+                for _, lease_id, committed, uncertain in per_run[run_id]:
+                    if committed or uncertain:
+                        committed_sum += committed
+                        uncertain_sum += uncertain
+                        if lease_id is not None:
+                            charges[lease_id] = charges.get(lease_id, ZERO) + committed + uncertain
+                t = RunTotals(run_id, t.committed + committed_sum, t.reserved, t.uncertain + uncertain_sum)
                 for lease_id, charge in charges.items():
                     lease = self._lease(ex, lease_id)
                     if lease is None or lease.state != "open":
@@ -252,7 +263,7 @@ class SqlStore:
                         continue
                     self._put_lease(ex, attrs.evolve(lease, held=lease.held - charge), new=False)
                     t = attrs.evolve(t, reserved=t.reserved + _pos(lease.held - charge) - _pos(lease.held))
-                self._insert_rows(exm, (e.row for e in per_run[run_id]))
+                self._insert_rows(exm, (e.values for e in per_run[run_id]))
                 self._save(ex, t)
                 totals.append(t)
             if heartbeat is not None:

@@ -19,16 +19,20 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from .._errors import ConfigError
+from ._records import COLUMNS
 from ._sql import SCHEMA_VERSION, Exec, SqlStore
 
 __all__ = ["SCHEMA_VERSION", "SQLiteStore"]
+
+assert (COLUMNS[1], COLUMNS[10], COLUMNS[11]) == ("time", "estimate", "cost")  # row_params' positions
 
 
 def _wal(conn: sqlite3.Connection, patience_s: float) -> None:
@@ -87,6 +91,23 @@ class SQLiteStore(SqlStore):
 
     def when(self, raw: object) -> datetime:
         return datetime.fromisoformat(str(raw))
+
+    def row_params(self, rows: Iterable[tuple[Any, ...]]) -> list[Sequence[Any]]:
+        out: list[Sequence[Any]] = []
+        second, prefix = -1, ""
+        for values in rows:
+            params = list(values)
+            stamp = params[1]
+            whole = int(stamp)
+            if whole != second:  # rows of one second share the date and time: format it once
+                second, prefix = whole, datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+            params[1] = f"{prefix}{int((stamp - whole) * 1e6):06d}+00:00"
+            if params[10] is not None:  # estimate and cost: exact decimal text (str: '1E-7' style below 1e-6)
+                params[10] = str(params[10])
+            if params[11] is not None:
+                params[11] = str(params[11])
+            out.append(params)
+        return out
 
     def close(self) -> None:
         with self._lock:
