@@ -241,3 +241,10 @@ def test_mocking(tmp_path: Path) -> None:
                           timeout=180, check=False)
     assert 0 == done.returncode, done.stdout + done.stderr
     assert "3 passed" in done.stdout
+
+
+def test_examples_pass_ruff() -> None:
+    """The examples and the docs helpers follow the project's lint rules (scripts/test.sh lints other folders)."""
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", "docs"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert 0 == done.returncode, done.stdout + done.stderr
