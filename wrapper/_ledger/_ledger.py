@@ -3,21 +3,27 @@
 The call flow (one reservation per call, made before the retry loop; one row per attempt)::
 
     est = ledger.estimate(model, messages, max_tokens)   # conservative tokens, maximum cost
-    r = ledger.reserve(est)                               # BudgetExceededError before any I/O
+    r = ledger.try_reserve(est) or ledger.reserve(est)   # from the lease in memory; else one lease transaction
     for each failed attempt that does not end the call:
         ledger.record_attempt(r, ...)                     # definite failure: a row, no charge
         ledger.charge_uncertain_attempt(r, ...)           # may have been billed: a row charging the estimate
     ledger.settle_ok(r, ...) | settle_error(r, ...) | settle_uncertain(r, ...)   # exactly once
 
 Budget (Decimal USD per run; a run is a client's lifetime unless a run id is named, and processes naming one run
-on one store share it): ``used = committed + reserved + uncertain``; ``reserve`` accepts only if
-``used + estimate <= limit``, atomically in the store. ``settle_ok`` commits the actual cost (the estimate if
-usage is missing) and releases the rest; ``settle_error`` releases all; ``settle_uncertain`` keeps the estimate.
-A timed-out attempt that is then retried may *also* have been billed: ``charge_uncertain_attempt`` charges its
-estimate without ending the reservation and says whether the run is still within its limit (if not, stop
-retrying). Or settle as uncertain and ``reserve`` again before the retry, so the budget gates every retry.
-Alerts: :mod:`wrapper._ledger._alerts`. Write failures after a call are logged, never raised (the answer is not
-lost; the row stays ``reserved``, counted as spent).
+on one store share it): ``used = committed + reserved + uncertain``, where ``reserved`` is what the clients'
+budget leases hold. A call's worst case is held from this client's lease in memory; a lease is taken (or topped
+up) in one store transaction that checks ``used + need <= limit`` atomically (:mod:`._lease` has the sizing rule
+and stale leases, :mod:`._budget` the in-memory side). ``settle_ok`` commits the actual cost (the estimate if
+usage is missing) and frees the rest of the hold for this client's next calls; ``settle_error`` frees all;
+``settle_uncertain`` keeps the estimate. A timed-out attempt that is then retried may *also* have been billed:
+``charge_uncertain_attempt`` charges its estimate without ending the reservation and says whether the run is
+still within its limit as far as this client knows (if not, stop retrying). Or settle as uncertain and
+``reserve`` again before the retry, so the budget gates every retry.
+
+Settling never does I/O: rows are queued to the write-behind writer (:mod:`._writer`; every 100 ms, at
+:meth:`Ledger.flush` and :meth:`Ledger.close`). A failed write is logged and retried, never raised (the answer is
+not lost; the charges stay held in the lease, counted as used). ``close()`` returns the lease's unused rest.
+Alerts: :mod:`wrapper._ledger._alerts`.
 """
 
 from __future__ import annotations
