@@ -7,6 +7,7 @@ skipped without it unless CI is set (then they fail), and each uses its own sche
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -125,6 +126,10 @@ def test_a_sigkilled_client_ties_up_one_lease_until_it_is_settled(url: str, sett
                                     env={"TOGETHER_LEDGER_URL": url, "COLUMNS": "200"})
         assert 0 == result.exit_code, result.output
         assert "settled 1 stale lease" in result.output
+        assert "budget leases" in result.output and "from 1 stale lease(s) of dead clients" in result.output
+        exported = CliRunner().invoke(app, ["costs", "--json", "--leases", "--run", "crash"],
+                                      env={"TOGETHER_LEDGER_URL": url})
+        assert [("stale", str(lease.held))] == [(x["state"], x["stale_charge"]) for x in json.loads(exported.stdout)]
     store = open_store(url)
     settled = next(x for x in store.leases("crash") if x.id == lease.id)
     after = store.totals("crash")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -268,3 +269,30 @@ def test_four_clients_near_a_tight_budget_admit_what_an_oracle_would(seed: int) 
             oracle += cost
     admitted = _fleet(limit, costs, clients=4, in_flight=8, seed=seed)
     assert admitted >= oracle * Decimal("0.8"), (admitted, oracle)
+
+
+def test_reports_show_leases_and_stale_charges(tmp_path: Path) -> None:
+    """Totals count a settled stale lease as an uncertain charge (not an attempt), lease_totals counts leases by
+    state (an expired one apart), summary() says what this client has leased, and CSV/JSON export the leases."""
+    from wrapper._observe._reports import grand_total, lease_totals, to_csv, to_json
+
+    url = f"sqlite://{tmp_path}/l.db"
+    dead = ledger(open_store(url), "1")
+    dead.reserve(est("0.1"))
+    dead.flush()
+    live = ledger(open_store(url), "1", Clock(T0 + 30))
+    ok(live, live.reserve(est("0.1")))
+    status = live.summary()
+    dead_lease = Decimal("0.12")  # another client's lease counts in full; this client's unused rest does not
+    assert (2, 0, dead_lease) == (status.open_leases, status.stale_leases, status.reserved)
+    assert status.leased > 0 and status.remaining == Decimal(1) - Decimal("0.004") - dead_lease
+    leases = live.leases()
+    by_run = lease_totals(leases, datetime.fromtimestamp(T0 + 70, UTC))  # dead expired at T0+60, live at T0+90
+    assert [(1, 1, 0, 0)] == [(t.open, t.expired, t.closed, t.stale) for t in by_run]
+    later = ledger(open_store(url), "1", Clock(T0 + 75))
+    (settled,) = later.reconcile()
+    total = grand_total(later.rows())
+    assert (1, 1, settled.stale_charge) == (total.attempts, total.stale_leases, total.stale_cost)
+    assert settled.stale_charge + Decimal("0.004") == total.spent
+    assert to_csv(later.leases()).startswith("id,run_id,owner,state,granted,held,returned,stale_charge")
+    assert '"state": "stale"' in to_json(later.leases())
