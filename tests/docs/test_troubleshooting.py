@@ -390,6 +390,7 @@ def batch_out_of_credit(ctx: Ctx) -> Seen:
     finally:
         httpd.shutdown()
         httpd.server_close()
+    assert re.search(r"requests\W+1 \(0 retries", seen.text), seen.text  # stopped at the first answer
     return seen
 
 
