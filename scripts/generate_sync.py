@@ -44,6 +44,8 @@ REPLACEMENTS = {
     "acquire_async": "acquire",
     "asleep": "sleep",
     "limiter_asleep": "limiter_sleep",
+    "AsyncFiles": "Files",
+    "AsyncBatches": "Batches",
 }
 _SOURCE_NOTE = re.compile(
     r"This file is the source; ``_sync/(\w+\.py)`` is generated from it by ``scripts/generate_sync.py``\.")

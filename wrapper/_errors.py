@@ -138,7 +138,11 @@ class APIError(TogetherError):
     Attributes:
         request_id: Together's ``x-request-id`` of the last attempt, when known.
         attempts: how many attempts were made before giving up.
+        should_retry: a verdict that overrides the retry policy when False (the server's ``x-should-retry``, or
+            ours for a create that may have reached Together); None = the policy decides.
     """
+
+    should_retry: bool | None = None
 
     def __init__(self, message: str, *, request_id: str | None = None, attempts: int = 1) -> None:
         message = redact(message)  # str(e), repr(e) and tracebacks all come from here

@@ -21,14 +21,15 @@ import attrs
 import httpx
 from together_api_client.models.chat_completion_request import ChatCompletionRequest
 
-from .._errors import APIResponseValidationError, APIStatusError, RequestValidationError, error_from_response
+from .._errors import APIError, APIResponseValidationError, APIStatusError, RequestValidationError, error_from_response
 from ._validate import build_body
 
 if TYPE_CHECKING:
     from .._ledger import Estimate, Reservation
     from ._runtime import Runtime
 
-__all__ = ["Call", "PreparedRequest", "attempt_timeout", "is_uncertain", "prepare", "unparseable", "usage_tokens"]
+__all__ = ["Call", "PreparedRequest", "attempt_timeout", "forbid_resend", "is_uncertain", "prepare", "unparseable",
+           "usage_tokens"]
 
 _NESTED = frozenset({"tools", "tool_choice", "response_format", "function_call", "reasoning"})
 
@@ -76,6 +77,7 @@ class Call:
     started: float = 0.0
     usage: Any = None  # the successful attempt's usage object
     status: int | None = None  # the last attempt's HTTP status
+    resend: bool = True  # False for creates (upload, batch): an attempt that may have reached Together is final
 
     def begin(self, now: float) -> None:
         """An attempt was admitted (breaker and limiter passed) and is about to be sent."""
@@ -191,6 +193,24 @@ def unparseable(call: Call, response: httpx.Response | None, exc: BaseException)
     request_id = response.headers.get("x-request-id") if response is not None else None
     return APIResponseValidationError(f"could not parse Together's {status} answer ({type(exc).__name__}: {exc})",
                                       status_code=status, body=body, request_id=request_id or call.request_id)
+
+
+def forbid_resend(call: Call, error: APIError) -> None:
+    """Mark ``error`` final when ``call`` must not be sent twice and this attempt may have reached Together. Pure.
+
+    Together documents no idempotency key for uploads and batch creates, so such a call is retried only when the
+    request provably never arrived or was refused before any work (not sent; 429). A 5xx or a lost connection
+    after sending may have created the object: another attempt could create (and bill) a second one.
+    """
+    from .._errors import APIConnectionError
+
+    if call.resend:
+        return
+    if isinstance(error, APIConnectionError) and not error.sent:
+        return
+    if isinstance(error, APIStatusError) and error.status_code == 429:
+        return
+    error.should_retry = False
 
 
 def is_uncertain(error: BaseException) -> bool:

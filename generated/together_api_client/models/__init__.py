@@ -2,6 +2,9 @@
 
 from .assistant_message import AssistantMessage
 from .audio_url_part import AudioUrlPart
+from .batch_create_request import BatchCreateRequest
+from .batch_created import BatchCreated
+from .batch_job import BatchJob
 from .chat_completion_choice import ChatCompletionChoice
 from .chat_completion_chunk import ChatCompletionChunk
 from .chat_completion_request import ChatCompletionRequest
@@ -26,6 +29,11 @@ from .chunk_function_call import ChunkFunctionCall
 from .chunk_tool_call import ChunkToolCall
 from .error_data import ErrorData
 from .error_detail import ErrorDetail
+from .file_list import FileList
+from .file_object import FileObject
+from .file_upload_form import FileUploadForm
+from .file_upload_form_file_type import FileUploadFormFileType
+from .file_upload_form_purpose import FileUploadFormPurpose
 from .function_call import FunctionCall
 from .function_call_name import FunctionCallName
 from .function_definition import FunctionDefinition
@@ -62,6 +70,9 @@ from .video_url_part import VideoUrlPart
 __all__ = (
     "AssistantMessage",
     "AudioUrlPart",
+    "BatchCreateRequest",
+    "BatchCreated",
+    "BatchJob",
     "ChatCompletionChoice",
     "ChatCompletionChunk",
     "ChatCompletionRequest",
@@ -78,6 +89,11 @@ __all__ = (
     "ChunkToolCall",
     "ErrorData",
     "ErrorDetail",
+    "FileList",
+    "FileObject",
+    "FileUploadForm",
+    "FileUploadFormFileType",
+    "FileUploadFormPurpose",
     "FunctionCall",
     "FunctionCallName",
     "FunctionDefinition",

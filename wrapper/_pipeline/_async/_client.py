@@ -28,6 +28,7 @@ from .._base import BaseClient
 from .._call import Call, attempt_timeout, prepare
 from .._io import AsyncSleep, aoffload, asleep, async_loop
 from .._runtime import Runtime
+from ._batches import AsyncBatches, AsyncFiles
 from ._stack import AsyncStack
 from ._stream import AsyncStream, open_stream
 
@@ -75,6 +76,8 @@ class AsyncClient(BaseClient):
         self._list_models = stack.wrap(list_models.asyncio_detailed)
         self.chat = Chat(self)
         self.models = Models(self)
+        self.files = AsyncFiles(self)  # the Batch API (issue 14): _batches.py
+        self.batches = AsyncBatches(self)
 
     def with_options(self, **changes: Any) -> AsyncClient:
         """A client with some settings changed that shares this one's pool, limiter, breakers and ledger."""

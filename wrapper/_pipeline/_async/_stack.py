@@ -27,7 +27,7 @@ import httpx
 from ..._errors import APIError, APIResponseValidationError
 from ..._policies._retry import retrying
 from ..._transport import ATTEMPT_OPTIONS, LAST_RESPONSE, map_transport_error
-from .._call import Call, status_error, unparseable
+from .._call import Call, forbid_resend, status_error, unparseable
 from .._io import AsyncDeadline, AsyncEndpoint, aoffload
 from .._runtime import Runtime
 
@@ -123,5 +123,6 @@ class AsyncStack:
 
     async def _failed(self, call: Call, error: APIError, headers: Any) -> None:
         """Record a failed attempt; an uncertain one is charged (off the loop: it may take a lease)."""
+        forbid_resend(call, error)  # a create that may have arrived is never sent again
         if self.rt.attempt_failed(call, error, headers):
             await aoffload(self.rt.charge_uncertain, call, error)

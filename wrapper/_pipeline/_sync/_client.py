@@ -28,6 +28,7 @@ from .._base import BaseClient
 from .._call import Call, attempt_timeout, prepare
 from .._io import SyncSleep, offload, sleep, sync_loop
 from .._runtime import Runtime
+from ._batches import Batches, Files
 from ._stack import SyncStack
 from ._stream import Stream, open_stream
 
@@ -75,6 +76,8 @@ class Client(BaseClient):
         self._list_models = stack.wrap(list_models.sync_detailed)
         self.chat = Chat(self)
         self.models = Models(self)
+        self.files = Files(self)  # the Batch API (issue 14): _batches.py
+        self.batches = Batches(self)
 
     def with_options(self, **changes: Any) -> Client:
         """A client with some settings changed that shares this one's pool, limiter, breakers and ledger."""
