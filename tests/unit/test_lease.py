@@ -296,3 +296,31 @@ def test_reports_show_leases_and_stale_charges(tmp_path: Path) -> None:
     assert settled.stale_charge + Decimal("0.004") == total.spent
     assert to_csv(later.leases()).startswith("id,run_id,owner,state,granted,held,returned,stale_charge")
     assert '"state": "stale"' in to_json(later.leases())
+
+
+def test_the_writer_keeps_a_failed_batch_and_writes_it_in_order_later() -> None:
+    """A write that fails (database down) keeps the batch at the front of the queue; the next flush writes it
+    before anything queued since, in order, and reports success again."""
+    from wrapper._ledger._writer import Writer
+
+    written: list[list[Entry]] = []
+    failing = [True]
+
+    def write(entries: list[Entry], heartbeat: Heartbeat | None) -> WriteAnswer:
+        if failing[0]:
+            raise OSError("database is down")
+        written.append(list(entries))
+        return WriteAnswer()
+
+    writer = Writer(write, heartbeat=lambda: None, on_answer=lambda _: None, interval_s=None)
+
+    def entry(n: int) -> Entry:
+        return Entry((f"id{n}",), None, Decimal(0), Decimal(0))
+
+    writer.put(entry(1))
+    writer.put(entry(2))
+    assert not writer.flush() and 2 == writer.pending
+    writer.put(entry(3))
+    failing[0] = False
+    assert writer.flush() and writer.close()
+    assert [["id1", "id2", "id3"]] == [[e.values[0] for e in batch] for batch in written]
