@@ -111,6 +111,41 @@ def _one_of(*allowed: str) -> Callable[[object, attrs.Attribute[Any], object], N
     return check
 
 
+def _to_percents(value: object) -> tuple[int, ...]:
+    """Budget alert thresholds: whole percentages in (0, 1000], sorted, without repeats."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return _parse_percents(value)
+    if not isinstance(value, (list, tuple, set, frozenset)) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 1000 for v in value):
+        raise ConfigError(f"TOGETHER_BUDGET_ALERTS must be whole percentages between 1 and 1000, got {value!r}")
+    return tuple(sorted(set(value)))
+
+
+def _parse_percents(raw: str) -> tuple[int, ...]:
+    text = raw.strip().lower()
+    if text in ("", "none", "off"):
+        return ()
+    try:
+        values = [int(part.strip().rstrip("%")) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"TOGETHER_BUDGET_ALERTS must be a list like 50,80,100, got {raw!r}") from None
+    return _to_percents(values)
+
+
+def _to_models(value: object) -> tuple[str, ...]:
+    """``TOGETHER_MODEL_FALLBACKS``: a comma-separated list (or a list of ids) -> a tuple of model ids."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        text = value.strip()
+        return () if text.lower() in ("", "none", "off") else tuple(p.strip() for p in text.split(",") if p.strip())
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return tuple(v.strip() for v in value if v.strip())
+    raise ConfigError(f"TOGETHER_MODEL_FALLBACKS must be model ids separated by commas, got {value!r}")
+
+
 def _to_secret(value: str | Secret | None) -> Secret | None:
     """The key as a :class:`Secret`: surrounding whitespace stripped, refused (never shown) unless it is
     printable ASCII without spaces, as an HTTP header value needs."""
@@ -175,6 +210,11 @@ class Settings:
                          "API base URL, up to /v1 (a trailing /chat/completions is dropped)",
                          converter=_to_base_url)
     model: str = _env("TOGETHER_MODEL_STAGE1", str, DEFAULT_MODEL, "model used when a call names none")
+    model_fallbacks: tuple[str, ...] = attrs.field(
+        default=(), converter=_to_models,
+        metadata=_meta("TOGETHER_MODEL_FALLBACKS", _to_models,
+                       "comma-separated models tried in order when the model is not served (or its breaker "
+                       "stays open); none = no fallback"))
     env: str | None = _env("TOGETHER_ENV", str, None, "development or production: which .env.<name> file to read")
     timeout: float = _env("TOGETHER_TIMEOUT", float, 30.0, "seconds per attempt, total", validator=_positive)
     connect_timeout: float = _env("TOGETHER_CONNECT_TIMEOUT", float, 5.0, "seconds to connect", validator=_positive)
@@ -213,6 +253,9 @@ class Settings:
                                  validator=_positive)
     breaker_recovery: float = _env("TOGETHER_BREAKER_RECOVERY", float, 30.0, "seconds open before one probe",
                                    validator=_positive)
+    breaker_patience: float = _env("TOGETHER_BREAKER_PATIENCE", float, 120.0,
+                                   "seconds a model's breaker may stay open before calls move to the next "
+                                   "fallback (batch stops when none is left)", validator=_non_negative)
     # streaming
     stream_idle_timeout: float = _env("TOGETHER_STREAM_IDLE_TIMEOUT", float, 30.0,
                                       "longest silence between stream events", validator=_positive)
@@ -242,6 +285,14 @@ class Settings:
     # observability
     queue_alert_depth: int = _env("TOGETHER_QUEUE_ALERT_DEPTH", int, 50,
                                   "rate-limit queue depth that raises an alert event", validator=_positive)
+    storm_429s: int = _env("TOGETHER_STORM_429S", int, 10,
+                           "429s within TOGETHER_STORM_WINDOW that raise one RateLimitStorm alert", validator=_positive)
+    storm_window: float = _env("TOGETHER_STORM_WINDOW", float, 60.0,
+                               "seconds over which 429s are counted for the storm alert", validator=_positive)
+    budget_alerts: tuple[int, ...] = attrs.field(
+        default=(50, 80, 100), converter=_to_percents,
+        metadata=_meta("TOGETHER_BUDGET_ALERTS", _parse_percents,
+                       "budget percentages that raise a BudgetThreshold event, e.g. 50,80,100; none = no alerts"))
     log_level: str | None = _env("TOGETHER_LOG_LEVEL", _optional(str), None,
                                  "CLI: level of the SDK's JSON logs (to --log-file, else stderr); none = off")
 

@@ -7,8 +7,9 @@ models from here so that a regeneration that moves a module does not break them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, TypeAlias, TypedDict
+from typing import Any, Generic, Literal, TypeAlias, TypedDict, TypeVar
 
+import attrs
 from together_api_client.models.assistant_message import AssistantMessage
 from together_api_client.models.chat_completion_choice import ChatCompletionChoice
 from together_api_client.models.chat_completion_chunk import ChatCompletionChunk
@@ -40,6 +41,7 @@ __all__ = [
     "FunctionMessage",
     "MessageParam",
     "ModelInfo",
+    "RawResponse",
     "Pricing",
     "ResponseMessage",
     "SystemMessage",
@@ -115,3 +117,25 @@ _DESCRIPTIONS: dict[type, str] = {
 for _model, _text in _DESCRIPTIONS.items():
     _model.__doc__ = _text
 del _model, _text
+
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class RawResponse(Generic[T]):
+    """A typed result with what came with it: ``client.chat.completions.with_raw_response.create(...)``.
+
+    Attributes:
+        parsed: the typed response (what ``create`` returns).
+        status_code: the HTTP status of the answer.
+        headers: the answer's response headers (rate-limit headers, ``x-request-id``, ...).
+        request_id: Together's ``x-request-id``, to quote to support.
+        attempts: how many attempts the call took (retries included).
+    """
+
+    parsed: T
+    status_code: int
+    headers: Mapping[str, str]
+    request_id: str | None
+    attempts: int

@@ -221,3 +221,21 @@ async def test_the_event_loop_never_waits_on_the_ledger(httpx_mock: HTTPXMock, m
         done.set()
         await probe
     assert ticks >= 10  # a blocked loop would not have ticked at all during the 0.3 s
+
+
+async def test_raw_response_carries_headers_request_id_and_attempts(make_client: MakeClient,
+                                                                     httpx_mock: HTTPXMock) -> None:
+    """with_raw_response.create returns the typed reply with the answer's headers, request id and attempts."""
+    httpx_mock.add_response(url=CHAT_URL, status_code=503, json=bodies.error("busy", "server_error"))
+    httpx_mock.add_response(url=CHAT_URL, json=bodies.completion(),
+                            headers={"x-request-id": "req-42", "x-ratelimit-remaining": "99"})
+    both = make_client(test_settings(retry_base=0.001))
+    completions = both.client.chat.completions
+    if isinstance(both.client, AsyncClient):
+        raw = await both.client.chat.completions.with_raw_response.create(messages=USER)
+    else:
+        assert isinstance(completions, type(both.client.chat.completions))
+        raw = both.client.chat.completions.with_raw_response.create(messages=USER)
+    assert isinstance(raw.parsed, ChatCompletionResponse)
+    assert ("req-42", "99", 200, 2) == (raw.request_id, raw.headers["x-ratelimit-remaining"], raw.status_code,
+                                        raw.attempts)

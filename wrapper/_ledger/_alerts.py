@@ -26,14 +26,15 @@ class BudgetAlerts:
     """The events of one run's budget, each threshold once. Thread-safe."""
 
     def __init__(self, run_id: str, limit: Decimal | None, on_event: EventHook | None,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], thresholds: tuple[int, ...] = THRESHOLDS) -> None:
         self.run_id = run_id
         self.limit = limit
+        self.thresholds = tuple(sorted(set(thresholds)))  # TOGETHER_BUDGET_ALERTS; empty: no alerts
         self._on_event = on_event
         self._clock = clock
         self._lock = threading.Lock()
         self._fired: set[int] = set()
-        self._next = THRESHOLDS[0]  # the lowest threshold not yet fired (percent), and what `used` must reach
+        self._next = self.thresholds[0] if self.thresholds else 10**9  # the lowest threshold not yet fired
         self._next_used = limit * self._next / 100 if limit is not None else Decimal(0)
 
     def totals_changed(self, totals: RunTotals) -> None:
@@ -48,9 +49,9 @@ class BudgetAlerts:
         if limit <= 0 or used <= 0:
             return
         with self._lock:
-            crossed = [p for p in THRESHOLDS if p not in self._fired and used * 100 >= limit * p]
+            crossed = [p for p in self.thresholds if p not in self._fired and used * 100 >= limit * p]
             self._fired.update(crossed)
-            self._next = min((p for p in THRESHOLDS if p not in self._fired), default=10**9)
+            self._next = min((p for p in self.thresholds if p not in self._fired), default=10**9)
             self._next_used = limit * self._next / 100
         for percent in crossed:
             log.bind(run_id=self.run_id, percent=percent, used_usd=str(used), limit_usd=str(limit)).warning(

@@ -42,7 +42,7 @@ from .._errors import BudgetExceededError, ConfigError
 from .._observe._events import BudgetBoundExceeded, EventHook
 from .._observe._log import get_logger
 from .._settings import Settings
-from ._alerts import BudgetAlerts, halt_message
+from ._alerts import THRESHOLDS, BudgetAlerts, halt_message
 from ._bounds import Bounds
 from ._budget import Budget
 from ._estimator import Estimate, Estimator
@@ -102,7 +102,8 @@ class Ledger:
                  limit: Decimal | None = None, run_id: str | None = None, on_event: EventHook | None = None,
                  clock: Callable[[], float] = time.time, fallback_price: Decimal | None = None,
                  default_max_tokens: int = 1024, lease_policy: LeasePolicy | None = None,
-                 flush_interval_s: float | None = FLUSH_INTERVAL_S) -> None:
+                 flush_interval_s: float | None = FLUSH_INTERVAL_S,
+                 alert_thresholds: tuple[int, ...] = THRESHOLDS) -> None:
         """Build a ledger on ``store`` (closed by :meth:`close`).
 
         Args:
@@ -123,7 +124,7 @@ class Ledger:
         self._clock = clock
         self.run_id = run_id or f"run-{datetime.fromtimestamp(clock(), UTC):%Y%m%dT%H%M%SZ}-" \
                                 f"{uuid.uuid4().hex[:8]}"
-        self.alerts = BudgetAlerts(self.run_id, limit, on_event, clock)
+        self.alerts = BudgetAlerts(self.run_id, limit, on_event, clock, alert_thresholds)
         self._fallback = Price(fallback_price, fallback_price) if fallback_price is not None else None
         self.default_max_tokens = default_max_tokens
         self._lock = threading.Lock()
@@ -145,7 +146,7 @@ class Ledger:
                    prices=prices or PriceTable.from_settings(settings, cache=default_price_cache_path()),
                    limit=settings.max_estimated_cost, run_id=run_id or settings.run_id, on_event=on_event,
                    clock=clock, fallback_price=settings.fallback_price,
-                   default_max_tokens=settings.default_max_tokens)
+                   default_max_tokens=settings.default_max_tokens, alert_thresholds=settings.budget_alerts)
 
     def price_of(self, model: str) -> Price | None:
         """The model's price, else the fallback price, else None (warned once per model)."""

@@ -15,9 +15,12 @@ __all__ = [
     "BreakerStateChanged",
     "BudgetBoundExceeded",
     "BudgetThreshold",
+    "CallFailed",
     "Event",
     "EventHook",
+    "ModelFallback",
     "QueueDepthHigh",
+    "RateLimitStorm",
     "RateLimited",
     "RetryScheduled",
     "UncertainCharge",
@@ -108,6 +111,60 @@ class UncertainCharge(Event):
     amount: Decimal
     request_id: str | None
     reason: str
+
+
+@attrs.frozen
+class RateLimitStorm(Event):
+    """Together answered 429 at least ``count`` times within ``window`` seconds (one alert per storm, not per 429).
+
+    Attributes:
+        count: 429s seen in the window when the alert fired.
+        window: the window in seconds (``TOGETHER_STORM_WINDOW``).
+        types: how many of them had each error type (``dynamic_request_limited``, ...; ``None`` when untyped).
+    """
+
+    count: int
+    window: float
+    types: dict[str, int]
+
+
+@attrs.frozen
+class CallFailed(Event):
+    """A call failed for good, after its retries (or at once, when the failure could not heal).
+
+    Attributes:
+        model: the model (or endpoint) of the call.
+        attempts: attempts made.
+        error: the exception class name; ``status``/``type`` Together's status and error type when it answered.
+        reason: a short label of the last failure (``503``, ``read timeout``, ...).
+    """
+
+    model: str
+    attempts: int
+    error: str
+    status: int | None
+    type: str | None
+    reason: str
+    request_id: str | None
+
+
+@attrs.frozen
+class ModelFallback(Event):
+    """A call moved down its fallback chain (``fallbacks=``, ``TOGETHER_MODEL_FALLBACKS``, ``--fallback``).
+
+    Attributes:
+        model: the model left behind.
+        fallback: the model tried next.
+        reason: ``model_not_available`` (Together answered so; the model is skipped for the rest of the
+            client's life), ``not_listed`` (``GET /models`` does not list it) or ``breaker_open`` (its breaker
+            stayed open longer than ``TOGETHER_BREAKER_PATIENCE``).
+        request_id: Together's id of the answer that caused the switch, when there was one.
+    """
+
+    model: str
+    fallback: str
+    reason: str
+    request_id: str | None
 
 
 EventHook = Callable[[Event], None]

@@ -78,6 +78,7 @@ class Call:
     usage: Any = None  # the successful attempt's usage object
     status: int | None = None  # the last attempt's HTTP status
     resend: bool = True  # False for creates (upload, batch): an attempt that may have reached Together is final
+    response_headers: Mapping[str, str] | None = None  # the last answer's headers
 
     def begin(self, now: float) -> None:
         """An attempt was admitted (breaker and limiter passed) and is about to be sent."""
@@ -87,6 +88,7 @@ class Call:
     def answered(self, status: int, headers: Mapping[str, str]) -> None:
         """Note the last answer's status and request id."""
         self.status = status
+        self.response_headers = headers
         self.request_id = headers.get("x-request-id") or self.request_id
 
 
@@ -142,6 +144,7 @@ def prepare(
     model: str | None,
     params: Mapping[str, Any],
     stream: bool = False,
+    confirm: bool = True,
 ) -> tuple[Call, PreparedRequest]:
     """Validate and estimate a chat call; nothing is sent and nothing is reserved yet.
 
@@ -169,7 +172,8 @@ def prepare(
     read = rt.settings.stream_idle_timeout if stream else None
     estimate = rt.estimate(model_id, body["messages"], body.get("max_tokens"), body.get("tools"),
                            response_format=body.get("response_format"), n=body.get("n"))
-    rt.confirm(estimate)
+    if confirm:  # False: the caller confirms (a fallback switch asks only when it is dearer)
+        rt.confirm(estimate)
     call = Call(key=model_id, total=total, timeout=attempt_timeout(total, rt.settings.connect_timeout, read=read),
                 model=model_id, headers=headers, tokens=int(estimate.prompt_tokens + estimate.max_completion_tokens),
                 estimate=estimate, stream=stream)

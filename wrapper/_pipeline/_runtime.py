@@ -11,17 +11,28 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 import time
 import uuid
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .._errors import APIError, APIStatusError, BudgetExceededError, ConfirmationRequiredError
+from .._errors import APIError, APIStatusError, BudgetExceededError, ConfirmationRequiredError, CreditLimitError
 from .._ledger import Estimate, Ledger, Reservation
 from .._ledger._pricing import default_price_cache_path
-from .._observe._events import BreakerStateChanged, Event, EventHook, RateLimited, RetryScheduled
+from .._observe._events import (
+    BreakerStateChanged,
+    CallFailed,
+    Event,
+    EventHook,
+    ModelFallback,
+    RateLimited,
+    RateLimitStorm,
+    RetryScheduled,
+)
 from .._observe._log import get_logger, log_attempt, log_event
 from .._observe._metrics import ClientMetrics
 from .._policies._breaker import BreakerBoard
@@ -30,6 +41,7 @@ from .._policies._retry import RetryPolicy, WaitEnv, describe
 from .._settings import Settings
 from .._types import ModelInfo, Pricing
 from ._call import is_uncertain, usage_tokens
+from ._fallback import ChainState, Reason
 
 if TYPE_CHECKING:
     from ._call import Call
@@ -65,6 +77,7 @@ class Runtime:
         self.metrics = ClientMetrics(clock=clock)
         self.retry_policy = RetryPolicy.from_settings(settings)
         self.wait_env = WaitEnv(clock, self.rng)
+        self.chain = ChainState()  # models found not served, breakers' open periods: the fallback chain's memory
         self.breakers = BreakerBoard.from_settings(settings, clock=clock, on_transition=self._breaker_moved)
         self.limiter: RateLimiter | None = None
         if settings.rate_limit_rpm is not None or settings.rate_limit_tpm is not None:
@@ -73,6 +86,9 @@ class Runtime:
             limiter = self.limiter
             self.metrics.track_queue(lambda: limiter.stats().queue_depth)
         self.ledger = Ledger.from_settings(settings, run_id=self.run_id, on_event=self.emit)
+        self._429s: deque[tuple[float, str]] = deque()  # (clock, error type) of recent 429s, for the storm alert
+        self._storm_at: float | None = None
+        self._storm_lock = threading.Lock()
         self.budgeted = settings.max_estimated_cost is not None
         if self.budgeted:
             self.metrics.track_budget(self.ledger.remaining)
@@ -100,7 +116,14 @@ class Runtime:
     def _breaker_moved(self, model: str, old: str, new: str, failures: int) -> None:
         self.metrics.observe_breaker(model, new)
         log.bind(model=model, old=old, new=new, failures=failures).warning("breaker {} -> {}", old, new)
+        self.chain.breaker_moved(model, new, self.clock())
         self.emit(BreakerStateChanged(at=self.wall(), model=model, old=old, new=new, failures=failures))
+
+    def fell_back(self, model: str, fallback: str, reason: Reason, request_id: str | None = None) -> None:
+        """The fallback chain moved from ``model`` to ``fallback``: one log line and a ModelFallback event."""
+        log.bind(model=model, fallback=fallback, reason=reason, request_id=request_id).warning(
+            "model {} -> fallback {} ({})", model, fallback, reason)
+        self.emit(ModelFallback(at=self.wall(), model=model, fallback=fallback, reason=reason, request_id=request_id))
 
     # ---------------------------------------------------------------- budget (before any I/O)
     def estimate(self, model: str, messages: Sequence[Mapping[str, Any]], max_tokens: int | None,
@@ -195,11 +218,12 @@ class Runtime:
         status = error.status_code if isinstance(error, APIStatusError) else None
         if self.limiter is not None and headers is not None:
             self.limiter.observe(status or 0, headers, error.type if isinstance(error, APIStatusError) else None)
-        if status == 429:
+        if status == 429 and not isinstance(error, CreditLimitError):  # out of credit is billing, not our rate
             self.metrics.observe_429()
             assert isinstance(error, APIStatusError)
             self.emit(RateLimited(at=self.wall(), model=call.key, type=error.type, request_id=error.request_id,
                                   retry_after=error.retry_after))
+            self._storm(error.type)
         uncertain = is_uncertain(error)
         latency = self.clock() - call.started
         outcome = "uncertain" if uncertain else "error"
@@ -227,7 +251,7 @@ class Runtime:
                                                       latency_s=latency, attempt=call.attempts,
                                                       reason=type(error).__name__, status=status)
         if not within:
-            error.should_retry = False  # type: ignore[attr-defined]
+            error.should_retry = False
             error.budget_stop = True  # type: ignore[attr-defined]
         return within
 
@@ -242,9 +266,30 @@ class Runtime:
 
     def gave_up(self, call: Call, error: BaseException) -> None:
         """backoff's ``on_giveup``: the call fails for good with ``error`` after ``call.attempts`` attempts."""
-        log.bind(model=call.key, attempts=call.attempts, reason=describe(error),
-                 request_id=call.request_id).warning("call failed after {} attempt(s): {}", call.attempts,
-                                                     describe(error))
+        reason = describe(error)
+        log.bind(model=call.key, attempts=call.attempts, reason=reason,
+                 request_id=call.request_id).warning("call failed after {} attempt(s): {}", call.attempts, reason)
+        status = error.status_code if isinstance(error, APIStatusError) else None
+        kind = error.type if isinstance(error, APIStatusError) else None
+        self.emit(CallFailed(at=self.wall(), model=call.key, attempts=call.attempts, error=type(error).__name__,
+                             status=status, type=kind, reason=reason, request_id=call.request_id))
+
+    def _storm(self, error_type: str | None) -> None:
+        """Count a 429; at ``TOGETHER_STORM_429S`` within ``TOGETHER_STORM_WINDOW`` emit one RateLimitStorm."""
+        now, window = self.clock(), self.settings.storm_window
+        with self._storm_lock:
+            seen = self._429s
+            seen.append((now, error_type or "none"))
+            while seen and now - seen[0][0] > window:
+                seen.popleft()
+            fire = len(seen) >= self.settings.storm_429s and (self._storm_at is None or now - self._storm_at > window)
+            if fire:
+                self._storm_at = now
+                types = dict(Counter(kind for _, kind in seen))
+                count = len(seen)
+        if fire:
+            log.bind(count=count, window_s=window).warning("rate-limit storm: {} 429s in {:g}s", count, window)
+            self.emit(RateLimitStorm(at=self.wall(), count=count, window=window, types=types))
 
     # ---------------------------------------------------------------- the call's end (in memory, write-behind)
     def call_ok(self, call: Call) -> Decimal | None:

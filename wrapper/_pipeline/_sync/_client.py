@@ -23,7 +23,7 @@ from together_api_client.types import UNSET
 from ..._observe._events import EventHook
 from ..._settings import Settings
 from ..._transport import SYNC_HOOKS, build_sync_transport
-from ..._types import ChatCompletionResponse, CompletionParams, MessageParam, ModelInfo
+from ..._types import ChatCompletionResponse, CompletionParams, MessageParam, ModelInfo, RawResponse
 from .._base import BaseClient
 from .._call import Call, attempt_timeout, prepare
 from .._io import SyncSleep, offload, sleep, sync_loop
@@ -172,6 +172,32 @@ class Completions:
             return opened
         reply: ChatCompletionResponse = client._create(call, client=api, body=body)
         return reply
+
+    @property
+    def with_raw_response(self) -> RawCompletions:
+        """``create`` that returns a :class:`RawResponse`: the typed reply with its headers and request id."""
+        return RawCompletions(self._client)
+
+
+class RawCompletions:
+    """``client.chat.completions.with_raw_response``."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def create(
+        self, *, messages: Sequence[MessageParam], model: str | None = None, **params: Unpack[CompletionParams],
+    ) -> RawResponse[ChatCompletionResponse]:
+        """Create a chat completion (not streamed; a stream has ``.response`` and ``.request_id`` already).
+
+        Returns:
+            The typed reply with its status, response headers, request id and the number of attempts.
+        """
+        client = self._client
+        call, body = prepare(client._rt, messages=messages, model=model, params=params)
+        reply: ChatCompletionResponse = client._create(call, client=client._client(), body=body)
+        return RawResponse(parsed=reply, status_code=call.status or 200, headers=dict(call.response_headers or {}),
+                           request_id=call.request_id, attempts=call.attempts)
 
 
 class Chat:

@@ -97,7 +97,7 @@ def _json_answer(call: Call, content: bytes) -> StreamError:
         call.usage = usage
     error = StreamError("Together answered a stream=True request with a JSON body instead of an event stream; "
                         "it was not retried (call without stream=True to get JSON)", request_id=call.request_id)
-    error.should_retry = False  # type: ignore[attr-defined]
+    error.should_retry = False
     return error
 
 
