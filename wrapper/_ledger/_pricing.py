@@ -12,6 +12,13 @@ prices, then ``TOGETHER_PRICES_FILE``. The JSON file format (also the cache form
 
 A bare ``{"model": {"input": ..., "output": ...}}`` mapping is accepted too. Numbers may be JSON numbers or
 strings; both are read exactly (no float on the way).
+
+Batch API prices (issue 14). A Batch API call is priced as the model ``batch:<model id>``
+(:func:`batch_model`), and that is also the ``model`` its ledger rows carry, so reports show real-time and batch
+spend apart. Its price is, in order: an explicit entry ``"batch:<model id>": {"input": ..., "output": ...}`` in
+the table or the prices file (Together discounts selected models only: give the real-time price there for a
+model it does not discount), else the real-time price times the table's batch discount -- the file's top-level
+``"batch_discount"`` (e.g. ``"0.5"``), else :data:`DEFAULT_BATCH_DISCOUNT` (0.5, Together's "up to 50%").
 """
 
 from __future__ import annotations
@@ -30,9 +37,19 @@ import attrs
 from .._errors import ConfigError
 from .._settings import Settings
 
-__all__ = ["BUILTIN_PRICES", "ONE_MILLION", "Price", "PriceTable", "default_price_cache_path", "to_decimal"]
+__all__ = ["BATCH_PREFIX", "BUILTIN_PRICES", "DEFAULT_BATCH_DISCOUNT", "ONE_MILLION", "Price", "PriceTable",
+           "batch_model", "default_price_cache_path", "to_decimal"]
 
 ONE_MILLION = Decimal(1_000_000)
+BATCH_PREFIX = "batch:"
+"""The model-name prefix of Batch API prices and ledger rows."""
+DEFAULT_BATCH_DISCOUNT = Decimal("0.5")
+"""Batch price = real-time price x this, unless the table names a batch price or another discount."""
+
+
+def batch_model(model: str) -> str:
+    """The name a Batch API call of ``model`` is priced and recorded under: ``batch:<model>``."""
+    return model if model.lower().startswith(BATCH_PREFIX) else BATCH_PREFIX + model
 
 
 def to_decimal(value: object) -> Decimal:
@@ -116,6 +133,7 @@ class PriceTable:
 
     _prices: Mapping[str, tuple[str, Price]] = attrs.field(factory=dict, alias="prices")
     fetched_at: datetime | None = None
+    batch_discount: Decimal | None = None  # None: DEFAULT_BATCH_DISCOUNT (see the module docstring)
 
     @classmethod
     def builtin(cls) -> PriceTable:
@@ -144,7 +162,14 @@ class PriceTable:
     def get(self, model: str) -> Price | None:
         """Return the price of ``model`` (any letter case), or None when it is unknown."""
         entry = self._prices.get(model.lower())
-        return entry[1] if entry else None
+        if entry is not None:
+            return entry[1]
+        if model.lower().startswith(BATCH_PREFIX):  # no explicit batch price: the discounted real-time price
+            base = self.get(model[len(BATCH_PREFIX):])
+            if base is not None:
+                rate = DEFAULT_BATCH_DISCOUNT if self.batch_discount is None else self.batch_discount
+                return Price(base.input * rate, base.output * rate)
+        return None
 
     def cost(self, model: str, prompt_tokens: int, completion_tokens: int) -> Decimal | None:
         """Return the exact USD cost of a call, or None when the model's price is unknown (unknown, not zero)."""
@@ -176,7 +201,9 @@ class PriceTable:
                 raise ConfigError(f"bad price override: {exc}") from None
             known = prices.get(model.lower())
             prices[model.lower()] = (known[0] if known else model, price)
-        return attrs.evolve(self, prices=prices)
+        discount = overrides.batch_discount if isinstance(overrides, PriceTable) else None
+        return attrs.evolve(self, prices=prices, batch_discount=discount if discount is not None
+                            else self.batch_discount)
 
     def merged(self, other: PriceTable) -> PriceTable:
         """Return ``other``'s prices over this table's, keeping the newer ``fetched_at``."""
@@ -210,6 +237,8 @@ class PriceTable:
                 for name, p in sorted(self._prices.values())
             },
         }
+        if self.batch_discount is not None:
+            doc["batch_discount"] = format(self.batch_discount, "f")
         return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
     @classmethod
@@ -223,10 +252,15 @@ class PriceTable:
             doc = json.loads(text, parse_float=Decimal)
             if not isinstance(doc, dict):
                 raise ValueError("expected a JSON object")
-            raw = doc["prices"] if "prices" in doc else {k: v for k, v in doc.items() if k != "fetched_at"}
+            top = ("fetched_at", "batch_discount")
+            raw = doc["prices"] if "prices" in doc else {k: v for k, v in doc.items() if k not in top}
             if not isinstance(raw, dict):
                 raise ValueError("'prices' must be an object")
-            return cls().with_overrides(raw).evolve_fetched(_parse_time(doc.get("fetched_at")))
+            discount = to_decimal(doc["batch_discount"]) if doc.get("batch_discount") is not None else None
+            if discount is not None and discount > 1:
+                raise ValueError(f"batch_discount is a factor in [0, 1], got {discount}")
+            table = attrs.evolve(cls().with_overrides(raw), batch_discount=discount)
+            return table.evolve_fetched(_parse_time(doc.get("fetched_at")))
         except (ValueError, ConfigError, AttributeError) as exc:
             raise ConfigError(f"{source} is not a valid prices file: {exc}") from None
 

@@ -1,4 +1,7 @@
-"""Cost reports over ledger rows: totals by model, day or run; cumulative cost; CSV and JSON export.
+"""Cost reports over ledger rows: totals by model, day, run or mode; cumulative cost; CSV and JSON export.
+
+``mode`` tells real-time from Batch API spend: Batch API rows carry the model ``batch:<model id>`` (priced at the
+batch price, see :mod:`wrapper._ledger._pricing`), so ``by="mode"`` gives one ``realtime`` and one ``batch`` line.
 
 Pure functions over :class:`~wrapper._ledger._store.LedgerRow` lists (get them from ``Ledger.rows()`` or
 ``open_store(url).rows()``), returning plain frozen attrs records for the ``costs`` CLI and the dashboard.
@@ -28,12 +31,13 @@ from typing import Any, Literal
 import attrs
 
 from .._ledger._lease import STALE_MODEL, LeaseRow
+from .._ledger._pricing import BATCH_PREFIX
 from .._ledger._records import LedgerRow
 
 __all__ = ["CumulativePoint", "GroupBy", "LeaseTotal", "Total", "cumulative", "grand_total", "lease_totals",
            "to_csv", "to_json", "totals"]
 
-GroupBy = Literal["model", "day", "run"]
+GroupBy = Literal["model", "day", "run", "mode"]
 ZERO = Decimal(0)
 
 
@@ -93,6 +97,7 @@ _KEYS: dict[str, Callable[[LedgerRow], str]] = {
     "model": lambda r: r.model,
     "day": lambda r: r.time.date().isoformat(),
     "run": lambda r: r.run_id,
+    "mode": lambda r: "batch" if r.model.lower().startswith(BATCH_PREFIX) else "realtime",
 }
 
 

@@ -169,6 +169,7 @@ class Group(StrEnum):
     model = "model"
     day = "day"
     run = "run"
+    mode = "mode"  # real-time vs Batch API spend
 
 
 @app.command()
