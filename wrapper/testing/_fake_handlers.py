@@ -105,6 +105,11 @@ class Handlers:
         return web.Response(status=status, body=body, headers=self._headers(rid, _JSON))
 
     @staticmethod
+    def authorized(request: web.BaseRequest) -> bool:
+        """Whether the request carries a non-empty bearer token."""
+        return Handlers._authorized(request)
+
+    @staticmethod
     def _authorized(request: web.BaseRequest) -> bool:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         return scheme.lower() == "bearer" and bool(token.strip())

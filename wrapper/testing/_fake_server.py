@@ -1,7 +1,8 @@
 """A fault-injecting fake Together server on a loopback socket (aiohttp.web), for tests, the demo and benchmarks.
 
-It speaks ``POST /v1/chat/completions`` (JSON and SSE) and ``GET /v1/models`` (also without ``/v1``) in
-Together's real shapes, checks the bearer header, and injects the faults described in ``_fake_faults``.
+It speaks ``POST /v1/chat/completions`` (JSON and SSE), ``GET /v1/models`` and the Batch API (files and batch
+jobs, see ``_fake_batches``; all also without ``/v1``) in Together's real shapes, checks the bearer header,
+and injects the faults described in ``_fake_faults``.
 Checks run in this order: arrival is recorded → auth (401) → body (400) → unavailable model (400) →
 server-side limit (429) → the scripted/random fault → the answer; a request refused by a check consumes no
 scripted fault and no random draw.
@@ -21,6 +22,7 @@ from types import TracebackType
 
 from aiohttp import web
 
+from wrapper.testing._fake_batches import FakeBatches
 from wrapper.testing._fake_faults import FakeStats, Fault, FaultPicker, WindowCounter
 from wrapper.testing._fake_handlers import Handlers
 
@@ -43,6 +45,8 @@ class FakeTogetherServer:
         fault_delay: seconds of delay/stall for faults given by name (``script("latency")``, ``fault_rates``);
             stream faults given by name strike after ``stream_chunks // 2`` chunks.
         retry_after: the hint, in seconds, of ``rate_limit`` faults that do not set their own.
+        batches: the Batch API's state (files, jobs, timing); pass the previous server's ``batches`` to a new
+            server on the same port to simulate a restart mid-job. Default: a fresh one.
     """
 
     def __init__(
@@ -58,6 +62,7 @@ class FakeTogetherServer:
         port: int = 0,
         fault_delay: float = 0.25,
         retry_after: float = 0.1,
+        batches: FakeBatches | None = None,
     ) -> None:
         try:
             loopback = ipaddress.ip_address(host).is_loopback
@@ -77,6 +82,7 @@ class FakeTogetherServer:
             faults=self._faults, window=self._window, stats=self._stats, latency=latency, chunks=stream_chunks,
             retry_after=retry_after, unavailable=frozenset(m.lower() for m in unavailable_models),
         )  # fmt: skip
+        self.batches = batches if batches is not None else FakeBatches()
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -126,6 +132,7 @@ class FakeTogetherServer:
         for prefix in ("/v1", ""):
             app.router.add_post(f"{prefix}/chat/completions", self._handlers.chat)
             app.router.add_get(f"{prefix}/models", self._handlers.models)
+            self.batches.routes(app, prefix, Handlers.authorized)
         sock = socket.socket(socket.AF_INET6 if ":" in self._host else socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
