@@ -38,10 +38,11 @@ def parse_model_list(raw: str) -> tuple[str, ...]:
 
 
 def model_chain(primary: str, fallbacks: Iterable[str]) -> tuple[str, ...]:
-    """The models a call may use, in order: ``primary`` then each fallback, without repeats (any letter case)."""
-    chain: list[str] = []
-    seen: set[str] = set()
-    for model in (primary, *fallbacks):
+    """The models a call may use, in order: ``primary`` (as given: the request's validation judges it) then each
+    fallback, without repeats (any letter case) or blanks."""
+    chain: list[str] = [primary]
+    seen: set[str] = {primary.strip().casefold()} if isinstance(primary, str) else set()
+    for model in fallbacks:
         key = model.strip().casefold()
         if key and key not in seen:
             seen.add(key)

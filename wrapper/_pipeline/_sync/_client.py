@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Literal, Self, Unpack, overload
@@ -20,12 +21,26 @@ from together_api_client.api.models import list_models
 from together_api_client.client import Client as GeneratedClient
 from together_api_client.types import UNSET
 
+from ..._errors import TogetherError
 from ..._observe._events import EventHook
+from ..._observe._log import get_logger
 from ..._settings import Settings
 from ..._transport import SYNC_HOOKS, build_sync_transport
 from ..._types import ChatCompletionResponse, CompletionParams, MessageParam, ModelInfo, RawResponse
 from .._base import BaseClient
 from .._call import Call, attempt_timeout, prepare
+from .._catalog import (
+    LISTING_MAX_AGE,
+    Listing,
+    ModelCheck,
+    check_model,
+    default_models_cache_path,
+    listing_from,
+    load_listing,
+    save_listing,
+    unknown_check,
+)
+from .._chain import chain_of, confirm_step, first_model, next_model
 from .._io import SyncSleep, offload, sleep, sync_loop
 from .._runtime import Runtime
 from ._batches import Batches, Files
@@ -33,6 +48,8 @@ from ._stack import SyncStack
 from ._stream import Stream, open_stream
 
 __all__ = ["Client"]
+
+log = get_logger("models")
 
 
 class Client(BaseClient):
@@ -66,7 +83,8 @@ class Client(BaseClient):
         super().__init__(settings, overrides, on_event=on_event, runtime=_runtime,
                          runtime_options={"clock": _clock, "confirm": confirm, "limiter_sleep": _sleep})
         self._own_transport = transport is None
-        self._transport = transport if transport is not None else build_sync_transport(self._settings)
+        self._transport: httpx.BaseTransport | None = (
+            transport if transport is not None else build_sync_transport(self._settings))
         self._api: GeneratedClient = self._generated()
         self._api.set_httpx_client(httpx.Client(**self._httpx_options(self._transport, SYNC_HOOKS)))
         self._loop: object = None
@@ -120,19 +138,19 @@ class Completions:
     @overload
     def create(
         self, *, messages: Sequence[MessageParam], model: str | None = None, stream: Literal[False] = False,
-        **params: Unpack[CompletionParams],
+        fallbacks: Sequence[str] | None = None, **params: Unpack[CompletionParams],
     ) -> ChatCompletionResponse: ...
 
     @overload
     def create(
         self, *, messages: Sequence[MessageParam], model: str | None = None, stream: Literal[True],
-        **params: Unpack[CompletionParams],
+        fallbacks: Sequence[str] | None = None, **params: Unpack[CompletionParams],
     ) -> Stream: ...
 
     @overload
     def create(
         self, *, messages: Sequence[MessageParam], model: str | None = None, stream: bool,
-        **params: Unpack[CompletionParams],
+        fallbacks: Sequence[str] | None = None, **params: Unpack[CompletionParams],
     ) -> ChatCompletionResponse | Stream: ...
 
     def create(
@@ -141,6 +159,7 @@ class Completions:
         messages: Sequence[MessageParam],
         model: str | None = None,
         stream: bool = False,
+        fallbacks: Sequence[str] | None = None,
         **params: Unpack[CompletionParams],
     ) -> ChatCompletionResponse | Stream:
         """Create a chat completion, or stream it with ``stream=True``.
@@ -150,6 +169,10 @@ class Completions:
             model: the model id; default ``TOGETHER_MODEL_STAGE1``.
             stream: return a stream of typed chunks instead of one response; it is retried only until its first
                 event arrives, and never after.
+            fallbacks: models tried in order when ``model`` answers ``model_not_available`` or its breaker stays
+                open longer than ``TOGETHER_BREAKER_PATIENCE``; default ``TOGETHER_MODEL_FALLBACKS``, ``[]`` for
+                none. Each switch is re-estimated and re-reserved at the new model's price, confirmed when it is
+                dearer (above ``CONFIRM_ABOVE_COST``), and announced as a ModelFallback event.
             **params: Together's request fields (``max_tokens``, ``temperature``, ``tools``, ...) and the
                 request options ``extra_body``, ``extra_headers`` and ``timeout`` (seconds per attempt, in total).
 
@@ -160,18 +183,32 @@ class Completions:
             RequestValidationError: bad input, before any I/O.
             BudgetExceededError: the worst case does not fit the budget, before any I/O.
             CircuitOpenError: the model's breaker is open, before any I/O.
+            ConfirmationRequiredError: above ``CONFIRM_ABOVE_COST`` (or a dearer fallback) and not confirmed.
             LocalRateLimitTimeout: our own rate-limit queue took too long.
+            ModelNotAvailableError: the model is not served and no fallback is left.
             APIStatusError: Together's error (a subclass per status) after the allowed retries.
             APIConnectionError: the connection failed or timed out after the allowed retries.
         """
         client = self._client
-        call, body = prepare(client._rt, messages=messages, model=model, params=params, stream=stream)
+        rt = client._rt
+        chain = chain_of(rt, model, fallbacks)
+        index, confirmed = first_model(rt, chain), None
         api = client._client()
-        if stream:
-            opened: Stream = client._open(call, client=api, body=body, owner=call, rt=client._rt)
-            return opened
-        reply: ChatCompletionResponse = client._create(call, client=api, body=body)
-        return reply
+        while True:  # one pass per model of the chain: each is estimated, confirmed and reserved at its price
+            call, body = prepare(rt, messages=messages, model=chain[index], params=params, stream=stream,
+                                 confirm=False)
+            confirmed = confirm_step(rt, call.estimate, confirmed) if call.estimate is not None else confirmed
+            try:
+                if stream:
+                    opened: Stream = client._open(call, client=api, body=body, owner=call, rt=rt)
+                    return opened
+                reply: ChatCompletionResponse = client._create(call, client=api, body=body)
+                return reply
+            except TogetherError as exc:
+                following = next_model(rt, chain, index, exc)
+                if following is None:
+                    raise
+                index = following
 
     @property
     def with_raw_response(self) -> RawCompletions:
@@ -212,6 +249,38 @@ class Models:
 
     def __init__(self, client: Client) -> None:
         self._client = client
+        self._listing: tuple[tuple[Listing, ...], datetime] | None = None  # this client's copy of /models
+
+    def check(self, model: str) -> ModelCheck:
+        """Check ``model`` against ``GET /models``: served or not, a chat model or not, its price, and the closest
+        served chat models (with prices) when it is gone.
+
+        The listing is kept in memory and on disk (``$XDG_CACHE_HOME/together-wrapper/models.json``, with its date
+        and the base URL) for an hour. A model found not served is skipped by fallback chains from then on.
+
+        Returns:
+            The typed answer. When ``/models`` cannot be read (offline, an error) its status is ``"unknown"`` and
+            ``warning`` says why: a check never raises, so a flaky listing never blocks a run.
+        """
+        client = self._client
+        now = datetime.fromtimestamp(client._rt.wall(), UTC)
+        listing = self._listing
+        if listing is None or not timedelta(0) <= now - listing[1] <= LISTING_MAX_AGE:
+            path, url = default_models_cache_path(), client.settings.base_url
+            listing = offload(load_listing, path, url, now=now)
+            if listing is None:
+                try:
+                    listing = (listing_from(self.list()), now)
+                except TogetherError as exc:
+                    answer = unknown_check(model, exc)
+                    log.bind(model=model).warning("model check: {}", answer.warning)
+                    return answer
+                offload(save_listing, path, url, listing[0], now)
+            self._listing = listing
+        answer = check_model(model, *listing)
+        if answer.status == "not_served":
+            client._rt.chain.mark_unserved(model)
+        return answer
 
     def list(self, *, dedicated: bool | None = None) -> list[ModelInfo]:
         """List the models visible to the key, each with its ``pricing`` (USD per 1M tokens).
