@@ -204,6 +204,7 @@ class FakeStats:
     requests: list[RequestRecord] = attrs.field(factory=list)
     request_ids: list[str] = attrs.field(factory=list)
     succeeded: set[str] = attrs.field(factory=set)
+    models_requests: int = 0  # GET /models requests (not in ``total``, which counts chat requests)
 
     def clear(self) -> None:
         """Reset every count and list."""
@@ -213,3 +214,4 @@ class FakeStats:
         self.requests.clear()
         self.request_ids.clear()
         self.succeeded.clear()
+        self.models_requests = 0

@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from wrapper.testing import _fake_bodies as bodies
+from wrapper.testing._fake_catalog import FakeCatalog
 from wrapper.testing._fake_faults import FakeStats, Fault, FaultPicker, RequestRecord, WindowCounter
 
 __all__ = ["Handlers"]
@@ -65,14 +66,13 @@ class Handlers:
 
     def __init__(
         self, *, faults: FaultPicker, window: WindowCounter, stats: FakeStats, latency: float, chunks: int,
-        retry_after: float, unavailable: frozenset[str],
+        retry_after: float, catalog: FakeCatalog,
     ) -> None:  # fmt: skip
         self._faults, self._window, self._stats = faults, window, stats
         self._latency, self._chunks, self._retry_after = latency, chunks, retry_after
-        self._unavailable = unavailable
+        self._catalog = catalog
         self._ids = itertools.count(1)
         self._prefix = secrets.token_hex(4)
-        self._models = bodies.models_body()
         self._remaining, self._reset = 9999, 1.0  # the limiter's last numbers, for answers before admission
 
     # ----------------------------------------------------------------- shared helpers
@@ -116,13 +116,18 @@ class Handlers:
 
     # ----------------------------------------------------------------- GET /models
     async def models(self, request: web.Request) -> web.StreamResponse:
-        """``GET /v1/models``: the five priced models, after the bearer check."""
-        rid, _ = self._new_id(request.path)
-        status = 200 if self._authorized(request) else 401
-        self._stats.by_status[status] += 1
-        if status == 401:
+        """``GET /v1/models``: the served models with prices, after the bearer check (or the scripted error).
+
+        Counted in ``stats.models_requests`` only: ``stats.total`` and the status counts are chat requests'.
+        """
+        self._stats.models_requests += 1
+        rid = f"fake-{self._prefix}-models-{self._stats.models_requests:05d}"
+        if not self._authorized(request):
             return self._error(rid, 401, "Invalid API key provided.", "invalid_request_error", "invalid_api_key")
-        return web.Response(body=self._models, headers=self._headers(rid, _JSON))
+        status = self._catalog.models_error
+        if status is not None:
+            return self._error(rid, status, f"{http.HTTPStatus(status).phrase} (injected).", "server_error")
+        return web.Response(body=self._catalog.listing, headers=self._headers(rid, _JSON))
 
     # ----------------------------------------------------------------- POST /chat/completions
     async def chat(self, request: web.Request) -> web.StreamResponse:
@@ -153,7 +158,7 @@ class Handlers:
         if not _valid(body):
             return self._refuse(record, 400, "Invalid request: 'model' and 'messages' are required.")
         record.model, record.stream, record.body = body["model"], body.get("stream") is True, body
-        if record.model.lower() in self._unavailable:
+        if not self._catalog.answers(record.model):
             message = f"Unable to access model {record.model}. Please visit https://api.together.ai/models."
             return self._refuse(record, 400, message, "model_not_available")
         admitted, self._remaining, self._reset = self._window.admit(now)

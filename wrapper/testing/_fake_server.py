@@ -23,6 +23,7 @@ from types import TracebackType
 from aiohttp import web
 
 from wrapper.testing._fake_batches import FakeBatches
+from wrapper.testing._fake_catalog import FakeCatalog
 from wrapper.testing._fake_faults import FakeStats, Fault, FaultPicker, WindowCounter
 from wrapper.testing._fake_handlers import Handlers
 
@@ -40,6 +41,11 @@ class FakeTogetherServer:
         stream_chunks: content chunks per streamed answer (a final usage chunk and ``[DONE]`` follow).
         limit: ``(N, W)``: answer 429 once N requests were admitted in the last W seconds, like Together.
         unavailable_models: model ids answered with 400 ``model_not_available`` (compared case-insensitively).
+        served_models: when given, ``GET /models`` lists only these (the built-in five keep their prices, others
+            cost $0.60 per 1M tokens) and every other chat model answers ``model_not_available``.
+        retire_after: ``{model: n}``: the model answers n chat requests, then ``model_not_available`` (retired
+            mid-run); :meth:`retire` does it at once.
+        models_error: answer ``GET /models`` with this status (e.g. 503) instead of the list.
         host: a loopback IP literal (``127.0.0.1`` or ``::1``); anything else raises ValueError.
         port: 0 picks a free port.
         fault_delay: seconds of delay/stall for faults given by name (``script("latency")``, ``fault_rates``);
@@ -58,6 +64,9 @@ class FakeTogetherServer:
         stream_chunks: int = 8,
         limit: tuple[int, float] | None = None,
         unavailable_models: Iterable[str] = (),
+        served_models: Iterable[str] | None = None,
+        retire_after: Mapping[str, int] | None = None,
+        models_error: int | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         fault_delay: float = 0.25,
@@ -78,9 +87,11 @@ class FakeTogetherServer:
         self._faults = FaultPicker(rates, seed)
         self._window = WindowCounter(limit)
         self._stats = FakeStats()
+        self.catalog = FakeCatalog(served=served_models, unavailable=unavailable_models, retire_after=retire_after,
+                                   models_error=models_error)
         self._handlers = Handlers(
             faults=self._faults, window=self._window, stats=self._stats, latency=latency, chunks=stream_chunks,
-            retry_after=retry_after, unavailable=frozenset(m.lower() for m in unavailable_models),
+            retry_after=retry_after, catalog=self.catalog,
         )  # fmt: skip
         self.batches = batches if batches is not None else FakeBatches()
         self._runner: web.AppRunner | None = None
@@ -94,6 +105,10 @@ class FakeTogetherServer:
     def script(self, *faults: Fault | str) -> None:
         """Queue faults for the next chat requests, in order (``"ok"`` = no fault, ``"kind:status"`` allowed)."""
         self._faults.script([f if isinstance(f, Fault) else self._named(f) for f in faults])
+
+    def retire(self, model: str) -> None:
+        """From now on chat requests for ``model`` answer 400 ``model_not_available``."""
+        self.catalog.retire(model)
 
     @property
     def url(self) -> str:
