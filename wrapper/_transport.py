@@ -60,32 +60,30 @@ _NOT_SENT: tuple[type[httpx.HTTPError], ...] = (httpx.ConnectError, httpx.Connec
 _LOCAL: tuple[type[httpx.HTTPError], ...] = (httpx.LocalProtocolError, httpx.UnsupportedProtocol)
 
 
-def _limits(settings: Settings) -> httpx.Limits:
-    return httpx.Limits(max_connections=settings.max_connections,
-                        max_keepalive_connections=settings.max_keepalive_connections)
+def build_sync_transport(settings: Settings) -> httpx.BaseTransport | None:
+    """The sync client's transport: None, so that httpx builds its own (and honours ``HTTPS_PROXY``, ``NO_PROXY``,
+    ``SSL_CERT_FILE`` from the environment, as a plain ``httpx.Client`` does); aiohttp has no sync client."""
+    return None
 
 
-def build_sync_transport(settings: Settings) -> httpx.BaseTransport:
-    """httpx's own transport with the pool limits of ``settings`` (aiohttp has no sync client)."""
-    return httpx.HTTPTransport(limits=_limits(settings))
-
-
-def build_async_transport(settings: Settings) -> httpx.AsyncBaseTransport:
-    """httpx's own async transport, or httpx-aiohttp's when ``TOGETHER_HTTP_BACKEND=aiohttp``.
+def build_async_transport(settings: Settings) -> httpx.AsyncBaseTransport | None:
+    """None (httpx's own async transport, built by httpx), or httpx-aiohttp's when ``TOGETHER_HTTP_BACKEND=aiohttp``.
 
     Raises:
         ConfigError: an unknown backend, or aiohttp asked for without the ``aiohttp`` extra installed.
     """
     backend = settings.http_backend
     if backend == "httpx":
-        return httpx.AsyncHTTPTransport(limits=_limits(settings))
+        return None
     if backend == "aiohttp":
         try:
             from httpx_aiohttp import AiohttpTransport
         except ImportError:
             raise ConfigError("TOGETHER_HTTP_BACKEND=aiohttp needs: pip install 'together-wrapper[aiohttp]'") \
                 from None
-        transport: httpx.AsyncBaseTransport = AiohttpTransport(limits=_limits(settings))
+        limits = httpx.Limits(max_connections=settings.max_connections,
+                              max_keepalive_connections=settings.max_keepalive_connections)
+        transport: httpx.AsyncBaseTransport = AiohttpTransport(limits=limits)
         return transport
     raise ConfigError(f"TOGETHER_HTTP_BACKEND must be one of {', '.join(BACKENDS)}, got {backend!r}")
 
@@ -146,7 +144,8 @@ def map_transport_error(exc: BaseException, attempts: int = 1) -> APIError:
         return APITimeoutError(f"no answer from Together in time ({name}: {exc})" if str(exc) else
                                f"no answer from Together in time ({name})", attempts=attempts, sent=True)
     if isinstance(exc, _NOT_SENT):
-        return APIConnectionError(f"could not connect to Together ({name})", attempts=attempts, sent=False)
+        detail = f"{name}: {exc}" if str(exc) else name
+        return APIConnectionError(f"could not connect to Together ({detail})", attempts=attempts, sent=False)
     return APIConnectionError(f"connection to Together failed ({name}: {exc})", attempts=attempts, sent=True)
 
 

@@ -344,9 +344,8 @@ def proxy(ctx: Ctx) -> Seen:
     monkeypatch: pytest.MonkeyPatch = ctx.request.getfixturevalue("monkeypatch")
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.setenv(name, closed)
-    _create(ctx.client())  # the proxy variables are ignored, as the entry says
-    client = ctx.client(max_retries=0, base_url="https://api.together.xyz/v1",
-                        transport=httpx.HTTPTransport(proxy=closed))
+    # the proxy variables are honoured: the call goes to the (closed) proxy, never out to Together
+    client = ctx.client(max_retries=0, base_url="https://api.together.xyz/v1")
     return Seen(_raised(lambda: _create(client)))
 
 
@@ -411,6 +410,9 @@ def custom_ca(ctx: Ctx) -> Seen:
         context = ssl.create_default_context(cafile=str(cafile))
         reply = _create(ctx.client(base_url=base, transport=httpx.HTTPTransport(verify=context)))
         assert "Paris" in repr(reply)  # the documented fix works
+        monkeypatch: pytest.MonkeyPatch = ctx.request.getfixturevalue("monkeypatch")
+        monkeypatch.setenv("SSL_CERT_FILE", str(cafile))
+        assert "Paris" in repr(_create(ctx.client(base_url=base)))  # and so does SSL_CERT_FILE
     finally:
         httpd.shutdown()
         httpd.server_close()

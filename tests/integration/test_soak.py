@@ -151,5 +151,5 @@ def test_soak_sync(tmp_path: Path) -> None:
         end = _rss()
         _check(first + second, server, client, events)
         assert end - mid < 20_000_000, (mid, end)  # the second half grew memory by < 20 MB
-        pool_state = client._transport._pool  # type: ignore[attr-defined]
+        pool_state = client._api.get_httpx_client()._transport._pool  # type: ignore[attr-defined]
         assert len(pool_state.connections) <= 16  # the pool never grew past its limit

@@ -83,14 +83,18 @@ class BaseClient:
         """
         s = self._settings
         assert s.api_key is not None  # checked in __init__
-        return {
+        options = {
             "base_url": s.base_url,
             "headers": {"User-Agent": USER_AGENT, "Authorization": f"Bearer {s.api_key.get()}"},
             "timeout": httpx.Timeout(s.timeout, connect=min(s.connect_timeout, s.timeout)),
-            "transport": transport,
+            "limits": httpx.Limits(max_connections=s.max_connections,
+                                   max_keepalive_connections=s.max_keepalive_connections),
             "follow_redirects": False,
             "event_hooks": {name: list(fns) for name, fns in hooks.items()},
         }
+        if transport is not None:  # else httpx builds its own, honouring proxy and CA settings from the environment
+            options["transport"] = transport
+        return options
 
     @property
     def settings(self) -> Settings:
