@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 from ._ledger._ledger import Ledger
+from ._ledger._pricing import batch_model
 from ._observe._dashboard import render_dashboard, write_dashboard
 from ._observe._reports import (
     CumulativePoint,
@@ -37,6 +38,7 @@ __all__ = [
     "GroupBy",
     "LeaseTotal",
     "Total",
+    "batch_model",
     "cumulative",
     "grand_total",
     "lease_totals",

@@ -41,8 +41,13 @@ def test_a_job_validates_runs_and_completes_with_a_partial_failure() -> None:
     with FakeTogetherServer(batches=batches) as server, Client(test_settings(base_url=server.url)) as client:
         stored = client.files.upload(requests(4), file_name="in.jsonl")
         job = client.batches.create(input_file_id=stored.id, model_id="m")
-        seen = {job.status}
-        done = until(client, job.id, lambda j: seen.add(j.status) or j.status == "COMPLETED")
+        seen: set[str] = {str(job.status)}
+
+        def completed(j: Any) -> bool:
+            seen.add(str(j.status))
+            return bool(j.status == "COMPLETED")
+
+        done = until(client, job.id, completed)
         out, err = lines(client, done.output_file_id), lines(client, done.error_file_id)
     assert {"VALIDATING", "IN_PROGRESS", "COMPLETED"} <= seen
     assert (["c0", "c2", "c3"], ["c1"]) == ([x["custom_id"] for x in out], [x["custom_id"] for x in err])

@@ -90,6 +90,13 @@ def _root(
         enable_json_logs(sys.stderr, level=level.upper())
 
 
+class Via(StrEnum):
+    """How ``batch`` sends the rows."""
+
+    realtime = "realtime"
+    batch_api = "batch-api"
+
+
 @app.command()
 def batch(
     input_file: Annotated[Path, typer.Argument(metavar="INPUT.jsonl", help='rows: {"id": ..., "prompt": "..."} or '
@@ -118,6 +125,16 @@ def batch(
                                                     "many seconds")] = 120.0,
     fsync: Annotated[bool, typer.Option("--fsync",
                                               help="fsync each result line (survives power loss, slower)")] = False,
+    via: Annotated[Via, typer.Option(help="realtime: one request per row now; batch-api: Together's Batch API "
+                                     "(about half the price, a separate rate limit, minutes to hours)")]
+    = Via.realtime,
+    cancel: Annotated[bool, typer.Option("--cancel", help="with --via batch-api: cancel the running batch "
+                                         "(rows already done are still collected)")] = False,
+    retry_failed_realtime: Annotated[bool, typer.Option(
+        "--retry-failed-realtime", help="with --via batch-api: send rows the batch did not answer in real time")]
+    = False,
+    poll_interval: Annotated[float, typer.Option(min=0.01, help="with --via batch-api: first seconds between "
+                                                 "status polls (grows 1.5x to 60 s)")] = 5.0,
 ) -> None:
     """Send every row of INPUT.jsonl, append each answer to OUTPUT as it lands, resume where a run stopped.
 
@@ -136,7 +153,14 @@ def batch(
                    skip_invalid=skip_invalid, shard=parsed_shard, breaker_patience=breaker_patience, fsync=fsync,
                    confirm_above=_money(confirm_above, "--confirm-above"))
     with _exits():
-        code = run_job(job, console).code
+        if via is Via.batch_api:
+            from wrapper.cli._batch_api import ApiOptions, run_batch_api
+
+            options = ApiOptions(cancel=cancel, retry_failed_realtime=retry_failed_realtime,
+                                 poll_interval=poll_interval)
+            code = run_batch_api(job, console, options).code
+        else:
+            code = run_job(job, console).code
     raise typer.Exit(code)
 
 

@@ -44,6 +44,10 @@ __all__ = ["BatchTiming", "FakeBatches"]
 _JSON = "application/json"
 
 
+def _ids(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(str(v) for v in values)
+
+
 @attrs.frozen(kw_only=True)
 class BatchTiming:
     """How a fake batch job behaves.
@@ -58,7 +62,7 @@ class BatchTiming:
     validating: float = 0.1
     in_progress: float = 0.5
     expire_after: float | None = None
-    fail_ids: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    fail_ids: frozenset[str] = attrs.field(default=frozenset(), converter=_ids)
 
 
 @attrs.define
