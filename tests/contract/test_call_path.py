@@ -239,3 +239,19 @@ async def test_raw_response_carries_headers_request_id_and_attempts(make_client:
     assert isinstance(raw.parsed, ChatCompletionResponse)
     assert ("req-42", "99", 200, 2) == (raw.request_id, raw.headers["x-ratelimit-remaining"], raw.status_code,
                                         raw.attempts)
+
+
+async def test_a_call_whose_attempt_was_sent_never_fails_with_budget_exceeded(make_client: MakeClient,
+                                                                             httpx_mock: HTTPXMock) -> None:
+    """An uncertain first attempt (a 504: maybe billed) leaves no room in the budget for a second one: the retry
+    loop gives up with the 504 itself, never with BudgetExceededError, and sends nothing more."""
+    httpx_mock.add_response(url=CHAT_URL, status_code=504, json=bodies.error("upstream timeout", "timeout"))
+    probe = make_client(test_settings(max_estimated_cost="1000"))
+    bound = probe.client.ledger.estimate("Qwen/Qwen2.5-32B-Instruct-Turbo", USER, 64).cost
+    assert bound is not None
+    both = make_client(test_settings(max_retries=3, retry_base=0.001, max_estimated_cost=str(bound * 3 / 2)))
+    with pytest.raises(ServerError) as info:
+        await both.create(max_tokens=64)
+    assert 504 == info.value.status_code
+    assert 1 == len(httpx_mock.get_requests())
+    assert bound == both.client.ledger.summary().uncertain  # the maybe-billed attempt is charged, once

@@ -8,8 +8,9 @@ pre-written templates so a request costs one ``json.loads`` and a few small ``js
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -90,11 +91,32 @@ def _text(content: Any) -> str:
     return ""
 
 
-def build_reply(body: Mapping[str, Any], model: str) -> Reply:
+UsageProfile = Literal["chars", "qwen"]
+"""How the fake counts prompt tokens (see :class:`FakeTogetherServer`)."""
+
+_QWEN_SYSTEM = 21  # "You are Qwen, created by Alibaba Cloud. You are a helpful assistant." with its framing
+_QWEN_PER_MESSAGE = 5  # <|im_start|>, role, newline, <|im_end|>, newline
+_QWEN_PRIMING = 3  # <|im_start|>assistant newline
+_PROSE_CHARS_PER_TOKEN = 4.7
+
+
+def qwen_like_tokens(messages: list[dict[str, Any]]) -> int:
+    """Prompt tokens as Qwen2.5 counts them, near enough: prose about 4.7 characters per token, one token per
+    digit, one per CJK character, plus the chat template (and its default system prompt when none is sent)."""
+    total = _QWEN_PRIMING + (0 if any(m.get("role") == "system" for m in messages) else _QWEN_SYSTEM)
+    for message in messages:
+        text = _text(message.get("content"))
+        digits = sum(c.isdigit() for c in text)
+        cjk = sum("\u3000" <= c <= "\u9fff" or "\uac00" <= c <= "\ud7af" for c in text)
+        total += _QWEN_PER_MESSAGE + digits + cjk + math.ceil((len(text) - digits - cjk) / _PROSE_CHARS_PER_TOKEN)
+    return total
+
+
+def build_reply(body: Mapping[str, Any], model: str, *, usage: UsageProfile = "chars") -> Reply:
     """Derive the reply from a validated request body (``messages`` is a list of dicts)."""
     messages: list[dict[str, Any]] = body["messages"]
     chars = sum(len(_text(m.get("content"))) for m in messages)
-    prompt_tokens = max(1, (chars + 3) // 4)
+    prompt_tokens = qwen_like_tokens(messages) if usage == "qwen" else max(1, (chars + 3) // 4)
     last = messages[-1] if messages else {}
     user = next((_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
     words = user.split() or ["ok"]

@@ -23,6 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from wrapper.testing import _fake_bodies as bodies
+from wrapper.testing._fake_bodies import UsageProfile
 from wrapper.testing._fake_catalog import FakeCatalog
 from wrapper.testing._fake_faults import FakeStats, Fault, FaultPicker, RequestRecord, WindowCounter
 
@@ -66,9 +67,10 @@ class Handlers:
 
     def __init__(
         self, *, faults: FaultPicker, window: WindowCounter, stats: FakeStats, latency: float, chunks: int,
-        retry_after: float, catalog: FakeCatalog,
+        retry_after: float, catalog: FakeCatalog, usage: UsageProfile = "chars",
     ) -> None:  # fmt: skip
         self._faults, self._window, self._stats = faults, window, stats
+        self._usage: UsageProfile = usage
         self._latency, self._chunks, self._retry_after = latency, chunks, retry_after
         self._catalog = catalog
         self._ids = itertools.count(1)
@@ -224,7 +226,7 @@ class Handlers:
         self, request: web.Request, record: RequestRecord, serial: int, body: dict[str, Any], fault: Fault
     ) -> web.StreamResponse:
         rid, model, kind = record.request_id, str(record.model), fault.kind
-        reply = bodies.build_reply(body, model)
+        reply = bodies.build_reply(body, model, usage=self._usage)
         if record.stream:
             events = bodies.chunk_events(rid, serial, int(time.time()), model, reply, self._chunks)
             return await self._stream(request, rid, events, fault)

@@ -23,6 +23,7 @@ from types import TracebackType
 from aiohttp import web
 
 from wrapper.testing._fake_batches import FakeBatches
+from wrapper.testing._fake_bodies import UsageProfile
 from wrapper.testing._fake_catalog import FakeCatalog
 from wrapper.testing._fake_faults import FakeStats, Fault, FaultPicker, WindowCounter
 from wrapper.testing._fake_handlers import Handlers
@@ -51,6 +52,9 @@ class FakeTogetherServer:
         fault_delay: seconds of delay/stall for faults given by name (``script("latency")``, ``fault_rates``);
             stream faults given by name strike after ``stream_chunks // 2`` chunks.
         retry_after: the hint, in seconds, of ``rate_limit`` faults that do not set their own.
+        usage: how prompt tokens are counted in ``usage``: ``"chars"`` (one per 4 characters) or ``"qwen"``
+            (like Qwen2.5's tokenizer: prose about 4.7 characters per token, one per digit, one per CJK character,
+            plus chat-template tokens and a default system prompt when the request has none).
         batches: the Batch API's state (files, jobs, timing); pass the previous server's ``batches`` to a new
             server on the same port to simulate a restart mid-job. Default: a fresh one.
     """
@@ -72,6 +76,7 @@ class FakeTogetherServer:
         fault_delay: float = 0.25,
         retry_after: float = 0.1,
         batches: FakeBatches | None = None,
+        usage: UsageProfile = "chars",
     ) -> None:
         try:
             loopback = ipaddress.ip_address(host).is_loopback
@@ -91,7 +96,7 @@ class FakeTogetherServer:
                                    models_error=models_error)
         self._handlers = Handlers(
             faults=self._faults, window=self._window, stats=self._stats, latency=latency, chunks=stream_chunks,
-            retry_after=retry_after, catalog=self.catalog,
+            retry_after=retry_after, catalog=self.catalog, usage=usage,
         )  # fmt: skip
         self.batches = batches if batches is not None else FakeBatches()
         self._runner: web.AppRunner | None = None
