@@ -179,3 +179,23 @@ def test_cancel_stops_the_running_batch(server: FakeTogetherServer, batches: Fak
     assert result.exit_code == 1, result.output
     assert ["CANCELLED"] == [j.cancelled_at is not None and "CANCELLED" for j in batches.jobs.values()]
     assert (1, 1, {}) == (batches.uploads(), len(batches.jobs), state(tmp_path))
+
+
+@pytest.mark.parametrize("step", ["upload:after", "create:after"])
+def test_a_lost_answer_is_found_not_repeated(server: FakeTogetherServer, batches: FakeBatches, tmp_path: Path,
+                                             step: str) -> None:
+    """SIGKILL after Together stored the file (or created the batch) but before the answer arrived: the resume
+    finds it (by the part's unique file name, or by the batch's input file) and never makes a second one."""
+    ids = write_input(tmp_path / "in.jsonl", 3)
+    env, log = env_for(server, tmp_path), tmp_path / "run1.log"
+    batches.gate(step)
+    proc = spawn(ARGS, env, log)
+    wait_for(proc, lambda: batches.held[step] > 0, log)
+    proc.kill()
+    proc.wait(timeout=60)
+    batches.release()
+    result = invoke(ARGS, env)
+    assert result.exit_code == 0, result.output
+    assert (1, 1) == (batches.uploads(), len(batches.jobs))
+    assert sorted(ids) == sorted(r["id"] for r in read_jsonl(tmp_path / "out.jsonl"))
+    assert_batch_spend_exact(tmp_path)

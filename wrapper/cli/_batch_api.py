@@ -33,9 +33,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from wrapper import APIConnectionError, APIStatusError, AsyncClient, BudgetExceededError, ConfigError, Settings
-from wrapper.cli._batch_api_rows import Outcome, error_line, not_processed, parse_results, result_line
+from wrapper.cli._batch_api_collect import collect
 from wrapper.cli._batch_api_state import JobState, Part, request_line, split_rows, state_path
-from wrapper.cli._files import JsonlAppender, OutputError, ResultFile, default_errors_path
+from wrapper.cli._files import OutputError, ResultFile, default_errors_path
 from wrapper.cli._input import Row
 from wrapper.cli._job import EXIT_USAGE, BatchJob, JobError, JobResult, _confirm, _load, _Notes, _send, _settings
 from wrapper.cli._recovery import check_writable
@@ -126,7 +126,7 @@ async def _run(job: BatchJob, console: Console, options: ApiOptions, rows: list[
         if options.cancel:
             await _cancel(client, state, console)
         await _wait(client, state, options, console, show_progress, held)
-        failed = await _collect(client, state, by_key, held, results, job)
+        failed = await collect(client, state, by_key, held, results, job)
         state.remove()
         return await _finish(job, console, client, options, results, failed, state, show_progress)
     finally:
@@ -269,61 +269,6 @@ async def _poll(client: AsyncClient, state: JobState, part: Part) -> float:
     if changed:
         state.save()
     return float(job.progress or 0.0)
-
-
-async def _collect(client: AsyncClient, state: JobState, by_key: dict[str, Row], held: dict[str, Any],
-                   results: ResultFile, job: BatchJob) -> list[Row]:
-    """Settle and write every part; return the rows the batch did not answer."""
-    errors = JsonlAppender(job.errors or default_errors_path(job.output), durable=job.fsync)
-    failed: list[Row] = []
-    try:
-        for part in state.parts:
-            if part.written:
-                continue
-            out = await client.files.content(part.output_file_id, timeout=600.0) if part.output_file_id else b""
-            err = await client.files.content(part.error_file_id, timeout=600.0) if part.error_file_id else b""
-            outcomes = parse_results(out, err)
-            gone = not_processed(part.status or "FAILED")
-            if not part.settled:
-                await asyncio.to_thread(_settle, client, part, outcomes, gone, held)
-                part.settled = True
-                state.save()
-            for key in part.ids:
-                row, outcome = by_key[key], outcomes.get(key, gone)
-                if outcome.ok and key not in results.done:
-                    cost = _cost(client, row, state.model, outcome)
-                    results.append(result_line(row, outcome, cost, state.run_id, str(part.batch_id)))
-                elif not outcome.ok:
-                    errors.append(error_line(row, outcome, state.run_id, part.batch_id))
-                    failed.append(row)
-            part.written = True
-            state.save()
-    finally:
-        errors.close()
-    return failed
-
-
-def _settle(client: AsyncClient, part: Part, outcomes: dict[str, Outcome], gone: Outcome,
-            held: dict[str, Any]) -> None:
-    """Commit each answered row's usage at the batch price; release the hold of every other row."""
-    ledger = client.ledger
-    for key in part.ids:
-        outcome = outcomes.get(key, gone)
-        r = held.pop(key)
-        if outcome.ok:
-            prompt, completion = outcome.usage
-            ledger.settle_ok(r, usage_prompt=prompt, usage_completion=completion, request_id=outcome.request_id,
-                             latency_s=None, attempt=1, status=outcome.status or 200)
-        else:
-            ledger.settle_error(r, request_id=outcome.request_id, latency_s=None, attempt=1, status=outcome.status,
-                                error_type=f"batch {outcome.type or 'error'}")
-    ledger.flush()
-
-
-def _cost(client: AsyncClient, row: Row, model: str, outcome: Outcome) -> Decimal | None:
-    price = client.ledger.price_of(batch_model(row.model or model))
-    prompt, completion = outcome.usage
-    return None if price is None or prompt is None or completion is None else price.cost(prompt, completion)
 
 
 async def _finish(job: BatchJob, console: Console, client: AsyncClient, options: ApiOptions, results: ResultFile,

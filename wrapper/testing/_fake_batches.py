@@ -12,7 +12,8 @@ The state lives in this object, not in the server: give the same ``FakeBatches``
 :class:`~wrapper.testing.FakeTogetherServer` on the same port to simulate a server restart mid-job.
 :meth:`FakeBatches.gate` holds requests to one operation (``upload``, ``create``, ``retrieve``, ``content``)
 until :meth:`FakeBatches.release`, so a test can kill a client at an exact step; a held request whose client
-went away is dropped without effect.
+went away is dropped without effect. ``gate("upload:after")`` (or ``"create:after"``) instead does the work and
+holds only the answer: the file or job exists, but a client killed then never saw its id.
 
 Output lines (OpenAI-compatible, as Together writes them)::
 
@@ -143,6 +144,11 @@ class FakeBatches:
                     if request.transport is None or request.transport.is_closing():
                         raise web.HTTPRequestTimeout()  # the client went away: drop without effect
                 result: web.StreamResponse = await fn(request)
+                after = f"{op}:after"  # done, but the answer is held: a client killed now never learns the id
+                while after in self._gates:
+                    self.held[after] += 1
+                    await asyncio.sleep(0.01)
+                    self.held[after] -= 1
                 return result
             return handler
 
