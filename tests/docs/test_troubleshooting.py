@@ -370,6 +370,16 @@ class _Completion(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(self.body)
 
+    def do_GET(self) -> None:
+        """``GET /models`` (the batch preflight): the default model, served."""
+        listing = json.dumps([{"id": "Qwen/Qwen2.5-32B-Instruct-Turbo", "type": "chat",
+                               "pricing": {"input": 0.8, "output": 0.8}}]).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(listing)))
+        self.end_headers()
+        self.wfile.write(listing)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         pass
 

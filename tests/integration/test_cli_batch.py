@@ -27,11 +27,14 @@ from tests.integration.cli_support import (
 from wrapper.cli import app
 from wrapper.cli._job import BatchJob, run_job
 from wrapper.testing import FakeTogetherServer
+from wrapper.testing._fake_bodies import MODELS
 
 
 @pytest.fixture
 def server() -> Iterator[FakeTogetherServer]:
-    with FakeTogetherServer(seed=3, unavailable_models=["gone/Model"]) as srv:
+    # gone/Model is still listed but answers model_not_available (Together's listing lags): past the preflight
+    listed = [m[0] for m in MODELS] + ["gone/Model"]
+    with FakeTogetherServer(seed=3, unavailable_models=["gone/Model"], served_models=listed) as srv:
         yield srv
 
 

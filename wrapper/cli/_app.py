@@ -3,7 +3,8 @@
 Exit codes (every command): 0 done, 1 some rows/calls failed (or a batch stopped by a breaker or a fatal error),
 2 invalid input or usage, 3 confirmation refused, 4 batch stopped by the budget, 5 batch stopped because the
 account is out of credit (``credit_limit``), 6 batch stopped because a result could not be written (disk full;
-the answers are in the recovery file it names), 130 interrupted (Ctrl-C), 143 batch stopped by SIGTERM.
+the answers are in the recovery file it names), 7 batch not started because a model is not served (the message
+lists the closest served chat models), 130 interrupted (Ctrl-C), 143 batch stopped by SIGTERM.
 """
 
 from __future__ import annotations
@@ -121,8 +122,12 @@ def batch(
                                                      show_default="OUTPUT with .errors.jsonl")] = None,
     confirm_above: Annotated[str | None, typer.Option(help="ask before sending when the estimate is above this "
                                                       "USD amount", show_default="CONFIRM_ABOVE_COST, else 0")] = None,
-    breaker_patience: Annotated[float, typer.Option(min=0, help="stop when a model's breaker stays open this "
-                                                    "many seconds")] = 120.0,
+    breaker_patience: Annotated[float | None, typer.Option(
+        min=0, help="move to the next --fallback (or stop when none is left) when a model's breaker stays open "
+        "this many seconds", show_default="TOGETHER_BREAKER_PATIENCE, else 120")] = None,
+    fallback: Annotated[list[str] | None, typer.Option(
+        "--fallback", help="a model to use when the model is not served or its breaker stays open (repeatable, "
+        "tried in order)", show_default="TOGETHER_MODEL_FALLBACKS")] = None,
     fsync: Annotated[bool, typer.Option("--fsync",
                                               help="fsync each result line (survives power loss, slower)")] = False,
     via: Annotated[Via, typer.Option(help="realtime: one request per row now; batch-api: Together's Batch API "
@@ -138,11 +143,13 @@ def batch(
 ) -> None:
     """Send every row of INPUT.jsonl, append each answer to OUTPUT as it lands, resume where a run stopped.
 
-    Checks every row first (line numbers; refuses to start unless --skip-invalid), prints the estimated total
-    cost and asks before sending above the confirmation threshold (no terminal: refuses unless --yes).
+    Checks every row first (line numbers; refuses to start unless --skip-invalid) and every model against
+    Together's model list (a model that is not served and has no served --fallback stops the run, naming the
+    closest served chat models), prints the estimated total cost and asks before sending above the confirmation
+    threshold (no terminal: refuses unless --yes).
     Ctrl-C stops cleanly (in-flight rows finish; press again to cancel them). Exit codes: 0 all done, 1 rows
     failed, 2 invalid input, 3 not confirmed, 4 budget reached, 5 out of credit, 6 a result could not be
-    written (disk full), 130 interrupted (143 on SIGTERM).
+    written (disk full), 7 a model is not served, 130 interrupted (143 on SIGTERM).
     """
     try:
         parsed_shard = parse_shard(shard) if shard is not None else None
@@ -151,7 +158,7 @@ def batch(
     job = BatchJob(input=input_file, output=out, errors=errors_file, model=model, max_tokens=max_tokens,
                    concurrency=concurrency, max_cost=_money(max_cost, "--max-cost"), yes=yes, run_id=run_id,
                    skip_invalid=skip_invalid, shard=parsed_shard, breaker_patience=breaker_patience, fsync=fsync,
-                   confirm_above=_money(confirm_above, "--confirm-above"))
+                   confirm_above=_money(confirm_above, "--confirm-above"), fallbacks=tuple(fallback or ()))
     with _exits():
         if via is Via.batch_api:
             from wrapper.cli._batch_api import ApiOptions, run_batch_api

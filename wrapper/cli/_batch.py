@@ -36,6 +36,7 @@ from wrapper import (
     ChatCompletionResponse,
     CircuitOpenError,
     ConfigError,
+    ConfirmationRequiredError,
     CreditLimitError,
     ModelNotAvailableError,
     NotFoundError,
@@ -51,7 +52,8 @@ __all__ = ["BatchRunner", "BatchStats", "ProgressSink", "exit_code"]
 ZERO = Decimal(0)
 FATAL = (AuthenticationError, PaymentRequiredError, PermissionDeniedError, NotFoundError, ConfigError)
 PROBE_SPACING = 0.25  # seconds between tries while a circuit is open (one ledger row each)
-EXIT_CODES = {"interrupted": 130, "terminated": 143, "budget": 4, "credit": 5, "disk": 6, "breaker": 1, "fatal": 1}
+EXIT_CODES = {"interrupted": 130, "terminated": 143, "budget": 4, "credit": 5, "disk": 6, "breaker": 1, "fatal": 1,
+              "refused": 3}
 
 
 @attrs.define
@@ -76,8 +78,8 @@ class BatchStats:
 
 
 def exit_code(stats: BatchStats) -> int:
-    """0 all done, 1 failures (or a breaker/fatal stop), 4 budget stop, 5 out of credit (Together's
-    ``credit_limit``), 6 a result could not be written (disk full), 130 SIGINT, 143 SIGTERM."""
+    """0 all done, 1 failures (or a breaker/fatal stop), 3 a dearer fallback not confirmed, 4 budget stop, 5 out
+    of credit (Together's ``credit_limit``), 6 a result could not be written (disk full), 130 SIGINT, 143 SIGTERM."""
     if stats.stop_reason is not None:
         return EXIT_CODES[stats.stop_reason]
     return 1 if stats.failed else 0
@@ -197,6 +199,9 @@ class BatchRunner:
             except BudgetExceededError as exc:
                 self.stop("budget", f"budget reached: {exc}")
                 return
+            except ConfirmationRequiredError as exc:  # a dearer fallback was refused: the row stays not done
+                self.stop("refused", f"switching to a dearer fallback was not confirmed ({exc})")
+                return
             except CreditLimitError as exc:  # not the row's fault: it stays not done, a resume sends it
                 self.stop("credit", f"Together refused for lack of credit: {exc}")
                 return
@@ -252,9 +257,14 @@ class BatchRunner:
 
     def _succeeded(self, row: Row, model: str, response: ChatCompletionResponse) -> None:
         body = response.to_dict()
-        cost = self._cost(model, body)
+        said = body.get("model")
+        answered = said if isinstance(said, str) and said else model  # the model that answered (fallbacks)
+        cost = self._cost(answered, body)
+        if cost is None and answered != model:  # an answer naming a model we have no price for
+            cost = self._cost(model, body)
         self._keep(result_record(row, body, cost, self._client.run_id))
-        if not self._breaker_open(model):  # a row sent before the circuit opened may still succeed
+        if answered.casefold() != model.casefold() or not self._breaker_open(model):
+            # a row sent before the circuit opened may still succeed; a fallback answering means the way is clear
             self._open_since.pop(model, None)
             self._open_until.pop(model, None)
         self.stats.done += 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,11 @@ import attrs
 from rich.console import Console
 from rich.prompt import Confirm
 
-from wrapper import AsyncClient, BreakerStateChanged, ConfigError, Event, MetricsSnapshot, Settings
+from wrapper import AsyncClient, BreakerStateChanged, ConfigError, Event, MetricsSnapshot, ModelFallback, Settings
 from wrapper.cli._batch import BatchRunner, BatchStats, ProgressSink, exit_code
 from wrapper.cli._files import JsonlAppender, OutputError, ResultFile, default_errors_path
 from wrapper.cli._input import Row, Shard, read_input
+from wrapper.cli._preflight import EXIT_NOT_SERVED, SwitchGate, preflight
 from wrapper.cli._recovery import check_writable, prune_errors
 from wrapper.cli._render import QuietProgress, RichProgress, money, print_problems, print_summary
 
@@ -55,8 +56,9 @@ class BatchJob:
     skip_invalid: bool = False
     shard: Shard | None = None
     confirm_above: Decimal | None = None
-    breaker_patience: float = 120.0
+    breaker_patience: float | None = None  # None: TOGETHER_BREAKER_PATIENCE
     fsync: bool = False
+    fallbacks: tuple[str, ...] = ()  # --fallback, in order; empty: TOGETHER_MODEL_FALLBACKS
 
 
 @attrs.frozen
@@ -78,6 +80,8 @@ class _Notes:
     def __call__(self, event: Event) -> None:
         if isinstance(event, BreakerStateChanged):
             self.sink.note(f"breaker for {event.model}: {event.old} -> {event.new} after {event.failures} failures")
+        elif isinstance(event, ModelFallback):
+            self.sink.note(f"model {event.model} -> fallback {event.fallback} ({event.reason.replace('_', ' ')})")
 
 
 def _load(job: BatchJob, console: Console) -> list[Row]:
@@ -110,14 +114,17 @@ def _settings(job: BatchJob, run_id: str | None, base: Settings | None) -> Setti
 
 
 def _estimate(client: AsyncClient, rows: Sequence[Row], model: str,
-              max_tokens: int) -> tuple[Decimal, Decimal, int]:
+              max_tokens: int, route: Callable[[str], str] | None = None) -> tuple[Decimal, Decimal, int]:
     """The worst-case and the expected total cost of ``rows``, and how many rows have no price (cost unknown).
 
     The worst case is what the budget reserves and what a person confirms; the expected cost is for reading.
+    ``route`` maps a row's model to the model expected to answer it (a served fallback after the preflight).
     """
     worst, expected, unknown = Decimal(0), Decimal(0), 0
     for row in rows:
-        est = client.ledger.estimate(row.model or model, row.messages, row.params.get("max_tokens", max_tokens),
+        target = row.model or model
+        est = client.ledger.estimate(route(target) if route else target, row.messages,
+                                     row.params.get("max_tokens", max_tokens),
                                      tools=row.params.get("tools"), response_format=row.params.get("response_format"))
         if est.cost is None or est.expected_cost is None:
             unknown += 1
@@ -143,13 +150,13 @@ def _confirm(console: Console, *, rows: int, estimate: Decimal, expected: Decima
 
 
 def _describe(console: Console, job: BatchJob, client: AsyncClient, *, total: int, in_shard: int, pending: int,
-              max_tokens: int, estimate: Decimal, expected: Decimal, unknown: int) -> None:
+              max_tokens: int, estimate: Decimal, expected: Decimal, unknown: int, model: str | None = None) -> None:
     """The plan, before anything is sent: counts, the expected and worst-case total cost, and the budget left."""
     left = client.ledger.remaining()
     console.print(
         f"{total:,} valid rows in {job.input}" + (f"; {in_shard:,} in shard {job.shard}" if job.shard else "")
         + f"; {in_shard - pending:,} already done in {job.output}"
-        + f"\n[bold]{pending:,} to send[/] to {client.settings.model}, max_tokens {max_tokens}: "
+        + f"\n[bold]{pending:,} to send[/] to {model or client.settings.model}, max_tokens {max_tokens}: "
         + f"[bold]total cost expected {money(expected)}, at most {money(estimate)}[/]"
         + (f" (+{unknown:,} rows without a price)" if unknown else "")
         + f"; budget run {client.run_id}: " + ("no budget" if left is None else f"{money(left)} left"))
@@ -200,26 +207,55 @@ async def _run(job: BatchJob, console: Console, rows: list[Row], results: Result
     in_shard = [r for r in rows if job.shard is None or r.key in job.shard]
     pending = [r for r in in_shard if r.key not in results.done]
     settings = _settings(job, job.run_id or results.run_id, base)
-    notes = _Notes()
-    try:
-        client = AsyncClient(settings, on_event=notes)
+    limit = job.confirm_above if job.confirm_above is not None else settings.confirm_above_cost
+    threshold = limit if limit is not None else Decimal(0)
+    notes, gate = _Notes(), SwitchGate(console, threshold=threshold, yes=job.yes, interactive=interactive)
+    try:  # every call asks the gate: planned models pass, a fallback met mid-run is re-planned (see _preflight)
+        settings = settings.evolve(confirm_above_cost=Decimal(0), **_chain_options(job))
+        client = AsyncClient(settings, on_event=notes, confirm=gate)
     except ConfigError as exc:
         raise JobError(str(exc), EXIT_USAGE) from None
     try:
         max_tokens = job.max_tokens or settings.default_max_tokens
-        estimate, expected, unknown = _estimate(client, pending, settings.model, max_tokens)
+        planned = [r.model or settings.model for r in pending]
+        routes = await preflight(console, client, planned, settings.model_fallbacks)
+        problem = routes.problem()
+        if problem is not None:
+            raise JobError(problem, EXIT_NOT_SERVED)
+        estimate, expected, unknown = _estimate(client, pending, settings.model, max_tokens, routes.route)
         if unknown and settings.max_estimated_cost is not None:
             raise JobError(f"{unknown:,} rows use a model without a known price, so the budget cannot be kept; "
                            "set TOGETHER_FALLBACK_PRICE or TOGETHER_PRICES_FILE", EXIT_USAGE)
         _describe(console, job, client, total=len(rows), in_shard=len(in_shard), pending=len(pending),
-                  max_tokens=max_tokens, estimate=estimate, expected=expected, unknown=unknown)
-        threshold = job.confirm_above if job.confirm_above is not None else settings.confirm_above_cost
+                  max_tokens=max_tokens, estimate=estimate, expected=expected, unknown=unknown,
+                  model=routes.route(settings.model))
         _confirm(console, rows=len(pending), estimate=estimate, expected=expected, unknown=unknown,
-                 threshold=threshold if threshold is not None else Decimal(0), yes=job.yes, interactive=interactive)
-        return await _send(job, console, client, pending, results, notes, max_tokens, show_progress,
+                 threshold=threshold, yes=job.yes, interactive=interactive)
+        gate.approve([routes.route(m) for m in planned])
+
+        def rest_cost(model: str | None) -> Decimal:
+            rest = [r for r in pending if r.key not in results.done]
+            return _estimate(client, rest, settings.model, max_tokens,
+                             routes.route if model is None else (lambda _: model))[0]
+
+        gate.rest_cost = rest_cost
+        result = await _send(job, console, client, pending, results, notes, max_tokens, show_progress,
                            already_done=len(in_shard) - len(pending))
+        if gate.refused:
+            console.print(f"[yellow]{gate.refused}[/]")
+        return result
     finally:
         await client.aclose()
+
+
+def _chain_options(job: BatchJob) -> dict[str, Any]:
+    """The fallback chain's settings from the command line (unset options keep the environment's)."""
+    options: dict[str, Any] = {}
+    if job.fallbacks:
+        options["model_fallbacks"] = job.fallbacks
+    if job.breaker_patience is not None:
+        options["breaker_patience"] = job.breaker_patience
+    return options
 
 
 async def _send(job: BatchJob, console: Console, client: AsyncClient, pending: list[Row], results: ResultFile,
@@ -230,7 +266,7 @@ async def _send(job: BatchJob, console: Console, client: AsyncClient, pending: l
     notes.sink = bar or QuietProgress()
     runner = BatchRunner(client, pending, results=results, errors=errors, progress=notes.sink,
                          model=client.settings.model, max_tokens=max_tokens, concurrency=job.concurrency,
-                         breaker_patience=job.breaker_patience)
+                         breaker_patience=client.settings.breaker_patience)
     try:
         if bar is not None:
             with bar:
