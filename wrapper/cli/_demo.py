@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from wrapper import Settings
+from wrapper.cli._demo_batch import BATCH_FILES, run_batch_side, side_by_side
 from wrapper.cli._files import default_errors_path
 from wrapper.cli._job import BatchJob, JobResult, run_job
 from wrapper.cli._render import money
@@ -29,7 +30,7 @@ from wrapper.testing import FakeStats, FakeTogetherServer
 __all__ = ["DEMO_FILES", "demo_rows", "run_demo"]
 
 DEMO_FILES = ("input.jsonl", "results.jsonl", "results.errors.jsonl", "ledger.db", "ledger.db-wal",
-              "ledger.db-shm", "dashboard.html")
+              "ledger.db-shm", "dashboard.html", *BATCH_FILES)
 TOPICS = ("the moon", "rivers", "bread", "glaciers", "owls", "volcanoes", "tea", "bridges", "comets", "maple trees")
 FAULT_RATES = {"rate_limit": 0.05, "server_error:503": 0.03, "latency": 0.05}
 BREAKER_BURST = ("ok", "ok", "ok") + ("server_error:503",) * 6  # five failures in a row open the breaker
@@ -115,10 +116,13 @@ def run_demo(console: Console, folder: Path, *, rows: int = 40, seed: int = 7, s
         job = BatchJob(input=source, output=folder / "results.jsonl", errors=default_errors_path(
             folder / "results.jsonl"), concurrency=8, max_tokens=64, yes=True, breaker_patience=30.0)
         result = run_job(job, console, settings=settings, interactive=False, show_progress=show_progress)
+        realtime_s = time.monotonic() - started
         stats = server.stats
+        batch_result, batch_s = run_batch_side(console, server, settings, source, folder, show_progress=show_progress)
     with open_ledger(settings) as ledger:
         ledger_rows = ledger.rows(run_id=settings.run_id)
     write_dashboard(folder / "dashboard.html", ledger_rows, title="wrapper demo",
                     budget_limit=settings.max_estimated_cost)
-    _report(console, result, stats, folder, time.monotonic() - started)
-    return result.code
+    _report(console, result, stats, folder, realtime_s)
+    side_by_side(console, folder, settings, realtime_s, batch_s)
+    return result.code or batch_result.code
