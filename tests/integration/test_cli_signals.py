@@ -58,7 +58,8 @@ def test_sigint_stops_cleanly_and_resume_pays_nothing_twice(slow_server: FakeTog
 
 
 def test_sigkill_then_resume_has_each_row_once(slow_server: FakeTogetherServer, tmp_path: Path) -> None:
-    """SIGKILL midway loses at most the rows in flight; the resume completes every row exactly once."""
+    """SIGKILL midway loses at most the rows in flight (and the last flush interval of ledger history); the
+    resume completes every row exactly once and charges none twice."""
     ids = write_input(tmp_path / "in.jsonl", 200)
     args = ["batch", "in.jsonl", "--out", "out.jsonl", "--yes", "--concurrency", "4"]
     env, log = env_for(slow_server, tmp_path), tmp_path / "run1.log"
@@ -69,7 +70,7 @@ def test_sigkill_then_resume_has_each_row_once(slow_server: FakeTogetherServer, 
     before = read_jsonl(tmp_path / "out.jsonl") if (tmp_path / "out.jsonl").read_bytes().endswith(b"\n") else []
     result = invoke(args, env)
     assert result.exit_code == 0, result.output
-    assert_each_once_and_charged_once(tmp_path / "out.jsonl", ids, tmp_path)
+    assert_each_once_and_charged_once(tmp_path / "out.jsonl", ids, tmp_path, history_lost_from=before)
     assert slow_server.stats.total - 200 <= 4  # only rows in flight at the kill were sent twice
     assert all(r in read_jsonl(tmp_path / "out.jsonl") for r in before)
 

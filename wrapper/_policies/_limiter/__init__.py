@@ -227,14 +227,17 @@ class RateLimiter:
 
     def observe(self, status_code: int, headers: Mapping[str, str], error_type: str | None = None) -> None:
         """Learn from an answer: hold new acquisitions when nothing is left; slow down after a dynamic 429."""
-        low = {k.lower(): v for k, v in headers.items()}
+        # httpx.Headers already match names case-insensitively; copying them would cost more than the rest
+        low = headers if hasattr(headers, "multi_items") else {k.lower(): v for k, v in headers.items()}
+        remaining = [v for v in (_number(low.get(h)) for h in _REMAINING) if v is not None]
+        if status_code != 429 and not (remaining and min(remaining) <= 0):
+            return  # the common answer: quota left, nothing to learn
         with self._lock:
             now = self._clock()
             if status_code == 429:
                 self._429s += 1
                 if error_type in _DYNAMIC_429:
                     self._slow_down(now)
-            remaining = [v for v in (_number(low.get(h)) for h in _REMAINING) if v is not None]
             if remaining and min(remaining) <= 0:
                 wall = self._wall()  # the same parser as the retry hints: seconds, or a Unix time
                 resets = [v for v in (reset_seconds(low.get(h), wall) for h in _RESET) if v is not None]
