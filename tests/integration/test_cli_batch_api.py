@@ -9,6 +9,7 @@ gates) or reports (the state file); progress is awaited with cli_support.wait_fo
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -199,3 +200,35 @@ def test_a_lost_answer_is_found_not_repeated(server: FakeTogetherServer, batches
     assert (1, 1) == (batches.uploads(), len(batches.jobs))
     assert sorted(ids) == sorted(r["id"] for r in read_jsonl(tmp_path / "out.jsonl"))
     assert_batch_spend_exact(tmp_path)
+
+
+def test_a_job_above_the_file_limit_is_split(server: FakeTogetherServer, batches: FakeBatches, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above the per-file row limit (2 here, 50,000 at Together) the rows go in several files and batches."""
+    from wrapper.cli import _batch_api_state
+
+    monkeypatch.setattr(_batch_api_state, "MAX_ROWS", 2)
+    ids = write_input(tmp_path / "in.jsonl", 5)
+    result = invoke(ARGS, env_for(server, tmp_path))
+    assert result.exit_code == 0, result.output
+    assert (3, 3) == (batches.uploads(), len(batches.jobs))
+    assert sorted(ids) == sorted(r["id"] for r in read_jsonl(tmp_path / "out.jsonl"))
+    assert_batch_spend_exact(tmp_path)
+
+
+def test_ctrl_c_leaves_the_batch_running_and_the_resume_collects_it(server: FakeTogetherServer,
+                                                                     batches: FakeBatches, tmp_path: Path) -> None:
+    """SIGINT while waiting: exit 130 with the state file kept; the resume collects the same batch."""
+    batches.timing = BatchTiming(validating=0.0, in_progress=2.0)
+    ids = write_input(tmp_path / "in.jsonl", 3)
+    env, log = env_for(server, tmp_path), tmp_path / "run1.log"
+    proc = spawn(ARGS, env, log)
+    wait_for(proc, lambda: any(p.get("batch_id") for p in state(tmp_path).get("parts", [])), log)  # type: ignore[attr-defined]
+    proc.send_signal(signal.SIGINT)
+    assert 130 == proc.wait(timeout=60), log.read_text()
+    assert "run the same command again to resume" in " ".join(log.read_text().split())
+    assert state(tmp_path)
+    result = invoke(ARGS, env)
+    assert result.exit_code == 0, result.output
+    assert (1, 1) == (batches.uploads(), len(batches.jobs))
+    assert sorted(ids) == sorted(r["id"] for r in read_jsonl(tmp_path / "out.jsonl"))

@@ -47,13 +47,18 @@ def request_line(row: Row, model: str, max_tokens: int) -> bytes:
     return json.dumps({"custom_id": row.key, "body": body}, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
-def split_rows(rows: Sequence[Row], model: str, max_tokens: int, *, max_rows: int = MAX_ROWS,
-               max_bytes: int = MAX_BYTES) -> list[list[Row]]:
+def split_rows(rows: Sequence[Row], model: str, max_tokens: int, *, max_rows: int | None = None,
+               max_bytes: int | None = None) -> list[list[Row]]:
     """Cut ``rows`` into parts of at most ``max_rows`` rows and ``max_bytes`` bytes of request lines.
+
+    Args:
+        max_rows: default :data:`MAX_ROWS`; max_bytes: default :data:`MAX_BYTES` (read at call time).
 
     Raises:
         ValueError: one row alone is larger than ``max_bytes``.
     """
+    max_rows = MAX_ROWS if max_rows is None else max_rows
+    max_bytes = MAX_BYTES if max_bytes is None else max_bytes
     parts: list[list[Row]] = []
     current: list[Row] = []
     size = 0
