@@ -172,3 +172,21 @@ async def test_dearer_fallback_asks_and_can_be_refused(make_client: MakeClient, 
     asked.clear()
     assert CHEAP == (await cheap.create(max_tokens=500, fallbacks=[CHEAP])).model
     assert [GONE] == [m for _, m in asked]
+
+
+async def test_stream_falls_back_before_its_first_event(make_client: MakeClient, httpx_mock: HTTPXMock) -> None:
+    """A stream whose model answers model_not_available opens on the fallback instead, charged at its price."""
+    from tests.contract.test_streaming import SSE, good_stream, open_stream
+
+    error = bodies.error(f"Unable to access model {GONE}", "invalid_request_error", "model_not_available")
+    httpx_mock.add_response(url=CHAT_URL, status_code=400, json=error)
+    httpx_mock.add_response(url=CHAT_URL, content=good_stream("Par", "is."), headers=SSE)
+    client = make_client(test_settings(model=GONE, model_fallbacks=(CHEAP,)))
+    stream = await open_stream(client, max_tokens=10)
+    if isinstance(client.client, AsyncClient):
+        text = await stream.text()  # type: ignore[misc]
+    else:
+        text = stream.text()
+    assert ("Paris.", [GONE, CHEAP]) == (text, _sent_models(httpx_mock))
+    assert {(CHEAP, "ok", Decimal("0.3") * 15 / 1_000_000)} == {
+        (r.model, r.outcome, r.cost) for r in client.client.ledger.rows() if r.outcome == "ok"}
