@@ -76,6 +76,7 @@ def test_a_full_job(server: FakeTogetherServer, batches: FakeBatches, tmp_path: 
     assert {"batch-api"} == {r["mode"] for r in out}
     assert all(r["text"] and r["finish_reason"] for r in out)
     assert (1, 1, {}) == (batches.uploads(), len(batches.jobs), state(tmp_path))
+    assert [] == list(tmp_path.glob("out-*-part*.jsonl"))  # the request file went with the state file
     assert "at the batch price" in result.output
     assert_batch_spend_exact(tmp_path)
 

@@ -200,8 +200,10 @@ async def _submit(client: AsyncClient, state: JobState, by_key: dict[str, Row], 
             part.file_id = await _find_file(client, part.file_name)
             if part.file_id is None:
                 data = b"".join(request_line(by_key[k], state.model, state.max_tokens) for k in part.ids)
-                part.file_id = (await client.files.upload(data, file_name=part.file_name, timeout=600.0)).id
-                console.print(f"uploaded {part.file_name} ({len(data):,} bytes) as {part.file_id}")
+                request_file = state.request_file(part)
+                await asyncio.to_thread(request_file.write_bytes, data)  # the request file, beside the state
+                part.file_id = (await client.files.upload(request_file, file_name=part.file_name, timeout=600.0)).id
+                console.print(f"uploaded {request_file} ({len(data):,} bytes) as {part.file_id}")
             state.save()
         if part.batch_id is None:
             part.batch_id = await _find_batch(client, part.file_id)
@@ -264,7 +266,7 @@ async def _poll(client: AsyncClient, state: JobState, part: Part) -> float:
         return 0.0
     changed = (job.status, job.output_file_id, job.error_file_id) != (part.status, part.output_file_id,
                                                                       part.error_file_id)
-    part.status = job.status or None
+    part.status = (job.status or "").upper() or None
     part.output_file_id, part.error_file_id = job.output_file_id or None, job.error_file_id or None
     if changed:
         state.save()

@@ -12,6 +12,8 @@ part's rows written), atomically (a temp file, fsync, ``os.replace``). It holds,
   output and errors files.
 
 A part holds at most :data:`MAX_ROWS` rows and :data:`MAX_BYTES` bytes of JSONL (Together's per-file limits).
+Its request file is written beside the state file under its ``file_name`` before the upload, and removed with
+the state file when the job is finished.
 """
 
 from __future__ import annotations
@@ -144,6 +146,13 @@ class JobState:
             os.fsync(handle.fileno())
         os.replace(tmp, self.path)
 
+    def request_file(self, part: Part) -> Path:
+        """Where ``part``'s request JSONL is written before its upload: beside the state file."""
+        return self.path.with_name(part.file_name)
+
     def remove(self) -> None:
-        """Delete the state file: the job is finished (a re-run starts a new one for rows not done)."""
+        """Delete the state file and the request files: the job is finished (a re-run starts a new one for rows
+        not done)."""
+        for part in self.parts:
+            self.request_file(part).unlink(missing_ok=True)
         self.path.unlink(missing_ok=True)
