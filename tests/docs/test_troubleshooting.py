@@ -236,6 +236,10 @@ def batch_not_confirmed(ctx: Ctx) -> Seen:
     return _cli(ctx, "batch", _rows(ctx, 3), "--out", "out.jsonl")
 
 
+def batch_model_not_served(ctx: Ctx) -> Seen:
+    return _cli(ctx, "batch", _rows(ctx, 2), "--out", "out.jsonl", "--yes", "--model", "retired/old-model")
+
+
 def batch_budget_reached(ctx: Ctx) -> Seen:
     return _cli(ctx, "batch", _rows(ctx, 6), "--out", "out.jsonl", "--yes", "--concurrency", "1",
                 "--max-tokens", "1000", "--max-cost", "0.0005")
@@ -471,6 +475,7 @@ TRIGGERS: dict[str, Callable[[Ctx], Seen]] = {
     "batch-not-confirmed": batch_not_confirmed,
     "batch-budget-reached": batch_budget_reached,
     "batch-out-of-credit": batch_out_of_credit,
+    "batch-model-not-served": batch_model_not_served,
     "circuit-open": circuit_open,
     "local-rate-limit-timeout": local_rate_limit_timeout,
     "read-timeout": read_timeout,
