@@ -45,6 +45,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--retry-after", type=float, default=0.1, help="seconds hinted by rate_limit faults")
     parser.add_argument("--unavailable", action="append", default=[], metavar="MODEL",
                         help="answer 400 model_not_available for this model id")  # fmt: skip
+    parser.add_argument("--served", action="append", default=None, metavar="MODEL",
+                        help="list only these models on /models; every other model answers model_not_available")
+    parser.add_argument("--models-error", type=int, default=None, metavar="STATUS",
+                        help="answer GET /models with this status (e.g. 503) instead of the list")
     return parser
 
 
@@ -60,7 +64,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         server = FakeTogetherServer(
             seed=args.seed, fault_rates=dict(args.fault_rate), latency=args.latency, stream_chunks=args.stream_chunks,
             limit=args.limit, unavailable_models=args.unavailable, host=args.host, port=args.port,
-            fault_delay=args.fault_delay, retry_after=args.retry_after,
+            fault_delay=args.fault_delay, retry_after=args.retry_after, served_models=args.served,
+            models_error=args.models_error,
         )  # fmt: skip
     except ValueError as exc:
         parser.error(str(exc))
