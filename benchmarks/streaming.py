@@ -1,11 +1,13 @@
 """Benchmark (not a test): client CPU per streamed chunk, wrapper vs raw httpx vs the openai/together SDKs.
 
 Every client reads the same 64-chunk streams from one fake Together server running in a *separate process*
-(so ``time.process_time`` measures the client alone), in the same run, round-robin over several rounds; the
-table shows the median CPU per chunk and the ratio to raw httpx (``iter_lines`` + ``json.loads``) of the same
-kind (sync or async; async rows compare with httpx's own async pool, and "raw httpx+aiohttp" is raw httpx on
-the httpx-aiohttp transport the wrapper's AsyncClient uses by default). The wrapper runs with every layer on:
-limiter (generous), breaker, budget with a SQLite ledger, metrics.
+(so ``time.process_time`` measures the client alone), in the same run, interleaved over several rounds (the
+order rotated per round); the table shows the median CPU per chunk and the ratio to raw httpx (``iter_lines`` /
+``aiter_lines`` + ``json.loads`` per chunk) on the same transport: sync rows against raw httpx sync, async rows
+against raw httpx async on httpx's own transport (the default), ``[aiohttp]`` rows against raw httpx on
+httpx-aiohttp's transport (the wrapper with ``TOGETHER_HTTP_BACKEND=aiohttp``). The wrapper runs with every
+layer on: limiter (generous), breaker, budget with a SQLite ledger, metrics. Target (issue 11): the wrapper
+<= 2x raw httpx per chunk; a verdict line per wrapper row.
 Run: ``.venv/bin/python benchmarks/streaming.py [--streams 100] [--rounds 5]``.
 The SDKs are optional (``pip install -e '.[bench]'``); missing ones are skipped.
 """
@@ -27,6 +29,13 @@ from typing import Any
 import httpx
 
 from wrapper import AsyncClient, Client, Settings
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _bench_util import machine_line
+
+TARGET = 2.0
+# each row's baseline: the raw httpx row on the same transport
+BASE = {"sync": "raw httpx sync", "async": "raw httpx async", "aiohttp": "raw httpx async [aiohttp]"}
 
 CHUNKS = 64
 MODEL = "Qwen/Qwen2.5-7B-Instruct-Turbo"
@@ -86,9 +95,9 @@ def raw_async(url: str, aiohttp: bool = False) -> tuple[Callable[[], Awaitable[i
     return run, http.aclose
 
 
-def wrapper_settings(url: str, folder: str) -> Settings:
-    return Settings(api_key=KEY, base_url=url, ledger_url=f"sqlite://{folder}/ledger.db", rate_limit_rpm=10**7,
-                    rate_limit_tpm=10**10, max_estimated_cost=10**6)
+def wrapper_settings(url: str, folder: str, backend: str = "httpx") -> Settings:
+    return Settings(api_key=KEY, base_url=url, ledger_url=f"sqlite://{folder}/ledger-{backend}.db",
+                    rate_limit_rpm=10**7, rate_limit_tpm=10**10, max_estimated_cost=10**6, http_backend=backend)
 
 
 def wrapper_sync(url: str, folder: str) -> tuple[Runner, Callable[[], None]]:
@@ -101,8 +110,9 @@ def wrapper_sync(url: str, folder: str) -> tuple[Runner, Callable[[], None]]:
     return run, client.close
 
 
-def wrapper_async(url: str, folder: str) -> tuple[Callable[[], Awaitable[int]], Callable[[], Awaitable[None]]]:
-    client = AsyncClient(wrapper_settings(url, folder))
+def wrapper_async(url: str, folder: str, backend: str = "httpx") -> tuple[Callable[[], Awaitable[int]],
+                                                                         Callable[[], Awaitable[None]]]:
+    client = AsyncClient(wrapper_settings(url, folder, backend))
 
     async def run() -> int:
         stream = await client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
@@ -172,8 +182,9 @@ async def bench(url: str, folder: str, streams: int, rounds: int) -> dict[str, l
         sync_runs[name] = run
         closers.append(close)
     for name, (arun, aclose) in (("raw httpx async", raw_async(url)),
-                                 ("raw httpx+aiohttp", raw_async(url, aiohttp=True)),
-                                 ("wrapper async", wrapper_async(url, folder))):
+                                 ("wrapper async", wrapper_async(url, folder)),
+                                 ("raw httpx async [aiohttp]", raw_async(url, aiohttp=True)),
+                                 ("wrapper async [aiohttp]", wrapper_async(url, folder, "aiohttp"))):
         async_runs[name] = arun
         closers.append(aclose)
     for name, (sdk, is_async) in sdk_clients(url).items():
@@ -184,11 +195,13 @@ async def bench(url: str, folder: str, streams: int, rounds: int) -> dict[str, l
         assert CHUNKS + 1 == run(), name
     for name, arun in async_runs.items():
         assert CHUNKS + 1 == await arun(), name
-    for _ in range(rounds):
-        for name, run in sync_runs.items():
-            results[name].append(measure(run, streams))
-        for name, arun in async_runs.items():
-            results[name].append(await ameasure(arun, streams))
+    for r in range(rounds):
+        names = list(sync_runs)
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            results[name].append(measure(sync_runs[name], streams))
+        names = list(async_runs)
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            results[name].append(await ameasure(async_runs[name], streams))
     for close in closers:
         done = close()
         if asyncio.iscoroutine(done):
@@ -196,16 +209,34 @@ async def bench(url: str, folder: str, streams: int, rounds: int) -> dict[str, l
     return results
 
 
+def base_of(name: str) -> str:
+    """The raw httpx row a row is compared with: same kind (sync/async) and same transport."""
+    if name.endswith("[aiohttp]"):
+        return BASE["aiohttp"]
+    return BASE["async" if "async" in name else "sync"]
+
+
 def table(results: dict[str, list[float]]) -> str:
-    lines = [f"{'client':<16} {'µs/chunk (median)':>18} {'min':>8} {'max':>8} {'x raw httpx':>12}",
-             "-" * 66]
+    lines = [f"{'client':<28} {'µs/chunk (median)':>18} {'min':>8} {'max':>8} {'x raw httpx':>12}  baseline",
+             "-" * 106]
     for name, values in results.items():
-        sync = name.endswith("sync") and not name.endswith("async")
-        base = statistics.median(results["raw httpx sync" if sync else "raw httpx async"])
+        base = statistics.median(results[base_of(name)])
         med = statistics.median(values)
-        lines.append(f"{name:<16} {med * 1e6:>18.1f} {min(values) * 1e6:>8.1f} {max(values) * 1e6:>8.1f} "
-                     f"{med / base:>12.2f}")
+        lines.append(f"{name:<28} {med * 1e6:>18.1f} {min(values) * 1e6:>8.1f} {max(values) * 1e6:>8.1f} "
+                     f"{med / base:>12.2f}  {base_of(name)}")
     return "\n".join(lines)
+
+
+def verdicts(results: dict[str, list[float]]) -> list[str]:
+    out = []
+    for name in results:
+        if name.startswith("wrapper"):
+            value = statistics.median(results[name]) / statistics.median(results[base_of(name)])
+            out.append(f"target streams: {name} <= {TARGET}x {base_of(name)} per chunk: {value:.2f}x "
+                       f"({statistics.median(results[name]) * 1e6:.1f} vs "
+                       f"{statistics.median(results[base_of(name)]) * 1e6:.1f} µs) -> "
+                       f"{'met' if value <= TARGET else 'MISSED'}")
+    return out
 
 
 def main() -> None:
@@ -213,6 +244,7 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=100, help="streams per measurement (default 100)")
     parser.add_argument("--rounds", type=int, default=5, help="measurements per client (default 5)")
     args = parser.parse_args()
+    print(machine_line())
     proc, url = start_server()
     try:
         with tempfile.TemporaryDirectory() as folder:
@@ -223,6 +255,8 @@ def main() -> None:
     print(f"{CHUNKS}-chunk streams (+ the usage chunk), {args.streams} streams x {args.rounds} rounds per client, "
           f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; server in a separate process\n")
     print(table(results))
+    print()
+    print("\n".join(verdicts(results)))
 
 
 if __name__ == "__main__":
