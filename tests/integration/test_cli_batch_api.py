@@ -233,3 +233,20 @@ def test_ctrl_c_leaves_the_batch_running_and_the_resume_collects_it(server: Fake
     assert result.exit_code == 0, result.output
     assert (1, 1) == (batches.uploads(), len(batches.jobs))
     assert sorted(ids) == sorted(r["id"] for r in read_jsonl(tmp_path / "out.jsonl"))
+
+
+def test_cancel_before_the_batch_exists_creates_nothing(server: FakeTogetherServer, batches: FakeBatches,
+                                                        tmp_path: Path) -> None:
+    """--cancel after a run killed between upload and create: no batch is created, every row is not processed."""
+    write_input(tmp_path / "in.jsonl", 3)
+    env, log = env_for(server, tmp_path), tmp_path / "run1.log"
+    batches.gate("create")
+    proc = spawn(ARGS, env, log)
+    wait_for(proc, lambda: batches.held["create"] > 0, log)
+    proc.kill()
+    proc.wait(timeout=60)
+    batches.release()
+    result = invoke([*ARGS, "--cancel"], env)
+    assert result.exit_code == 1, result.output
+    assert (1, 0, {}) == (batches.uploads(), len(batches.jobs), state(tmp_path))
+    assert ["not_processed"] * 3 == [r["type"] for r in read_jsonl(tmp_path / "out.errors.jsonl")]

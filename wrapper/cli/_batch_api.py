@@ -122,9 +122,9 @@ async def _run(job: BatchJob, console: Console, options: ApiOptions, rows: list[
                 raise JobError(f"{path} names {len(missing):,} row id(s) not in {job.input} (first: {missing[0]!r}); "
                                "use the input it was started with", EXIT_USAGE)
         held = await _reserve(client, state, by_key)
-        await _submit(client, state, by_key, console)
         if options.cancel:
             await _cancel(client, state, console)
+        await _submit(client, state, by_key, console)
         await _wait(client, state, options, console, show_progress, held)
         failed = await collect(client, state, by_key, held, results, job)
         state.remove()
@@ -196,6 +196,8 @@ async def _reserve(client: AsyncClient, state: JobState, by_key: dict[str, Row])
 async def _submit(client: AsyncClient, state: JobState, by_key: dict[str, Row], console: Console) -> None:
     """Upload each part and create its batch, finding (never repeating) a step a crash left unanswered."""
     for part in state.parts:
+        if part.terminal:  # cancelled before its batch existed
+            continue
         if part.file_id is None:
             part.file_id = await _find_file(client, part.file_name)
             if part.file_id is None:
@@ -225,8 +227,17 @@ async def _find_batch(client: AsyncClient, file_id: str) -> str | None:
 
 
 async def _cancel(client: AsyncClient, state: JobState, console: Console) -> None:
+    """Cancel each part's running batch; a part whose batch was never created (not even by a lost answer) is
+    marked cancelled here, so nothing is created for it."""
     for part in state.parts:
-        if part.batch_id is not None and not part.terminal:
+        if part.batch_id is None and part.file_id is not None:
+            part.batch_id = await _find_batch(client, part.file_id)
+            state.save()
+        if part.batch_id is None:
+            part.status = "CANCELLED"
+            state.save()
+            continue
+        if not part.terminal:
             job = await client.batches.cancel(part.batch_id)
             console.print(f"cancel requested for batch {part.batch_id} ({job.status}); rows done are kept")
 
