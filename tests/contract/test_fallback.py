@@ -190,3 +190,25 @@ async def test_stream_falls_back_before_its_first_event(make_client: MakeClient,
     assert ("Paris.", [GONE, CHEAP]) == (text, _sent_models(httpx_mock))
     assert {(CHEAP, "ok", Decimal("0.3") * 15 / 1_000_000)} == {
         (r.model, r.outcome, r.cost) for r in client.client.ledger.rows() if r.outcome == "ok"}
+
+
+async def test_each_switch_is_a_log_line(make_client: MakeClient, httpx_mock: HTTPXMock) -> None:
+    """The switch is one structured WARNING record naming both models and the reason."""
+    import io
+
+    from loguru import logger
+
+    import wrapper
+
+    sink = io.StringIO()
+    handler = wrapper.enable_json_logs(sink, level="DEBUG")
+    try:
+        httpx_mock.add_callback(_served(CHEAP), url=CHAT_URL, is_reusable=True)
+        await make_client(test_settings(model=GONE, model_fallbacks=(CHEAP,))).create(max_tokens=10)
+    finally:
+        logger.remove(handler)
+        logger.disable("wrapper")
+    records = [json.loads(line)["record"] for line in sink.getvalue().splitlines()]
+    (switch,) = [r for r in records if r["message"].startswith(f"model {GONE} -> fallback")]
+    assert ("WARNING", GONE, CHEAP, "model_not_available") == (
+        switch["level"]["name"], switch["extra"]["model"], switch["extra"]["fallback"], switch["extra"]["reason"])
