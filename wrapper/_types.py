@@ -11,12 +11,14 @@ from typing import Any, Generic, Literal, TypeAlias, TypedDict, TypeVar
 
 import attrs
 from together_api_client.models.assistant_message import AssistantMessage
+from together_api_client.models.batch_job import BatchJob
 from together_api_client.models.chat_completion_choice import ChatCompletionChoice
 from together_api_client.models.chat_completion_chunk import ChatCompletionChunk
 from together_api_client.models.chat_completion_response import ChatCompletionResponse
 from together_api_client.models.chunk_choice import ChunkChoice
 from together_api_client.models.chunk_delta import ChunkDelta
 from together_api_client.models.error_data import ErrorData
+from together_api_client.models.file_object import FileObject
 from together_api_client.models.function_message import FunctionMessage
 from together_api_client.models.model_info import ModelInfo
 from together_api_client.models.pricing import Pricing
@@ -31,6 +33,7 @@ from together_api_client.types import UNSET, Unset
 __all__ = [
     "UNSET",
     "AssistantMessage",
+    "BatchJob",
     "ChatCompletionChoice",
     "ChatCompletionChunk",
     "ChatCompletionResponse",
@@ -38,6 +41,7 @@ __all__ = [
     "ChunkDelta",
     "CompletionParams",
     "ErrorData",
+    "FileObject",
     "FunctionMessage",
     "MessageParam",
     "ModelInfo",
@@ -95,6 +99,10 @@ class CompletionParams(TypedDict, total=False):
 # of its classes have no docstring): ``help(wrapper.Usage)`` and the API reference show these.
 _DESCRIPTIONS: dict[type, str] = {
     AssistantMessage: "An assistant turn in ``messages``: ``content`` and/or ``tool_calls`` the model asked for.",
+    BatchJob: "A Batch API job (``client.batches``): ``id``, ``status`` (VALIDATING, IN_PROGRESS, COMPLETED, FAILED, "
+    "EXPIRED, CANCELLED, or a status added later), ``progress`` (0-100), ``input_file_id``, and when it ends "
+    "``output_file_id`` / ``error_file_id``.",
+    FileObject: "An uploaded file (``client.files``): ``id``, ``filename``, ``bytes``, ``purpose``.",
     ChatCompletionChoice: "One answer in ``ChatCompletionResponse.choices``: ``message``, ``finish_reason``, "
     "``index``.",
     ChatCompletionChunk: "One ``data:`` event of a streamed completion: ``choices[0].delta`` holds the new text; "

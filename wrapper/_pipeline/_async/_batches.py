@@ -25,13 +25,12 @@ from typing import TYPE_CHECKING, Any
 from together_api_client.api.batches import cancel_batch, create_batch, list_batches, retrieve_batch
 from together_api_client.api.files import list_files, retrieve_file, retrieve_file_content, upload_file
 from together_api_client.models.batch_create_request import BatchCreateRequest
-from together_api_client.models.batch_job import BatchJob
-from together_api_client.models.file_object import FileObject
 from together_api_client.models.file_upload_form import FileUploadForm
 from together_api_client.models.file_upload_form_purpose import check_file_upload_form_purpose
 from together_api_client.types import UNSET, File
 
 from ..._errors import RequestValidationError
+from ..._types import BatchJob, FileObject
 from .._call import Call, attempt_timeout, check_timeout
 from .._io import AsyncEndpoint, aoffload
 from ._stack import AsyncStack
