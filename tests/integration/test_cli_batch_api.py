@@ -250,3 +250,18 @@ def test_cancel_before_the_batch_exists_creates_nothing(server: FakeTogetherServ
     assert result.exit_code == 1, result.output
     assert (1, 0, {}) == (batches.uploads(), len(batches.jobs), state(tmp_path))
     assert ["not_processed"] * 3 == [r["type"] for r in read_jsonl(tmp_path / "out.errors.jsonl")]
+
+
+def test_costs_by_mode_shows_realtime_and_batch_apart(server: FakeTogetherServer, batches: FakeBatches,
+                                                      tmp_path: Path) -> None:
+    """After one batch-api job and one real-time job, ``costs --by mode`` has a batch and a realtime line whose
+    costs are the two jobs' output costs."""
+    write_input(tmp_path / "in.jsonl", 3)
+    env = env_for(server, tmp_path)
+    assert invoke(ARGS, env).exit_code == 0
+    assert invoke(["batch", "in.jsonl", "--out", "live.jsonl", "--yes"], env).exit_code == 0
+    totals = {t["key"]: Decimal(t["cost"]) for t in json.loads(invoke(["costs", "--json", "--by", "mode"], env).stdout)}
+    batch_cost = sum((Decimal(r["cost"]) for r in read_jsonl(tmp_path / "out.jsonl")), Decimal(0))
+    live_cost = sum((Decimal(r["cost"]) for r in read_jsonl(tmp_path / "live.jsonl")), Decimal(0))
+    assert {"batch": batch_cost, "realtime": live_cost} == totals
+    assert batch_cost * 2 == live_cost  # same prompts, same answers, half the price
