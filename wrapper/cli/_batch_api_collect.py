@@ -20,6 +20,7 @@ from wrapper.cli._batch_api_state import JobState, Part
 from wrapper.cli._files import JsonlAppender, ResultFile, default_errors_path
 from wrapper.cli._input import Row
 from wrapper.cli._job import BatchJob
+from wrapper.cli._recovery import prune_errors
 from wrapper.reports import batch_model
 
 __all__ = ["collect"]
@@ -32,7 +33,8 @@ async def collect(client: AsyncClient, state: JobState, by_key: dict[str, Row], 
     Per part: download the output and error files, settle every row in the ledger (unless a previous run did:
     ``settled``), save the state, append the output and errors lines, save ``written``.
     """
-    errors = JsonlAppender(job.errors or default_errors_path(job.output), durable=job.fsync)
+    errors_path = job.errors or default_errors_path(job.output)
+    errors = JsonlAppender(errors_path, durable=job.fsync)
     failed: list[Row] = []
     try:
         for part in state.parts:
@@ -58,6 +60,7 @@ async def collect(client: AsyncClient, state: JobState, by_key: dict[str, Row], 
             state.save()
     finally:
         errors.close()
+    prune_errors(errors_path, results.done)  # a resumed write left no duplicate; rows done since are dropped
     return failed
 
 
