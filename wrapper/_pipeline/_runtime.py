@@ -231,10 +231,8 @@ class Runtime:
         log_attempt(log, request_id=call.request_id, model=call.key, status=status, latency_s=latency,
                     attempt=call.attempts, prompt_tokens=None, completion_tokens=None, cost_usd=None,
                     outcome=outcome)
-        if call.reservation is not None and not uncertain:
-            error_type = error.type if isinstance(error, APIStatusError) and error.type else type(error).__name__
-            self.ledger.record_attempt(call.reservation, request_id=error.request_id, latency_s=latency,
-                                       attempt=call.attempts, status=status, error_type=error_type)
+        # A definite failure's ledger row is written when a retry is scheduled (retry_scheduled); the last one is
+        # the call's own closing row (call_failed), so no attempt is recorded twice.
         return uncertain and call.reservation is not None
 
     def charge_uncertain(self, call: Call, error: APIError) -> bool:
@@ -256,7 +254,14 @@ class Runtime:
         return within
 
     def retry_scheduled(self, call: Call, error: BaseException, wait: float) -> None:
-        """backoff's ``on_backoff``: log, count and announce a retry."""
+        """backoff's ``on_backoff``: record the failed attempt in the ledger (a definite failure: no charge; an
+        uncertain one was charged already), then log, count and announce the retry."""
+        if call.reservation is not None and not is_uncertain(error):
+            status = error.status_code if isinstance(error, APIStatusError) else None
+            error_type = error.type if isinstance(error, APIStatusError) and error.type else type(error).__name__
+            self.ledger.record_attempt(call.reservation, request_id=getattr(error, "request_id", None),
+                                       latency_s=self.clock() - call.started, attempt=call.attempts, status=status,
+                                       error_type=error_type)
         reason = describe(error)
         self.metrics.observe_retry(call.key, reason)
         log.bind(model=call.key, attempt=call.attempts, wait_s=round(wait, 3), reason=reason,

@@ -189,21 +189,27 @@ class Completions:
             APIStatusError: Together's error (a subclass per status) after the allowed retries.
             APIConnectionError: the connection failed or timed out after the allowed retries.
         """
+        _, value = await self._through_chain(messages, model, fallbacks, stream, params)
+        answer: ChatCompletionResponse | AsyncStream = value
+        return answer
+
+    async def _through_chain(self, messages: Sequence[MessageParam], model: str | None,
+                             fallbacks: Sequence[str] | None, stream: bool,
+                             params: CompletionParams) -> tuple[Call, Any]:
+        """Send through the model chain: one pass per model, each estimated, confirmed and reserved at its price."""
         client = self._client
         rt = client._rt
         chain = chain_of(rt, model, fallbacks)
         index, confirmed = first_model(rt, chain), None
         api = client._client()
-        while True:  # one pass per model of the chain: each is estimated, confirmed and reserved at its price
+        while True:
             call, body = prepare(rt, messages=messages, model=chain[index], params=params, stream=stream,
                                  confirm=False)
             confirmed = confirm_step(rt, call.estimate, confirmed) if call.estimate is not None else confirmed
             try:
                 if stream:
-                    opened: AsyncStream = await client._open(call, client=api, body=body, owner=call, rt=rt)
-                    return opened
-                reply: ChatCompletionResponse = await client._create(call, client=api, body=body)
-                return reply
+                    return call, await client._open(call, client=api, body=body, owner=call, rt=rt)
+                return call, await client._create(call, client=api, body=body)
             except TogetherError as exc:
                 following = next_model(rt, chain, index, exc)
                 if following is None:
@@ -213,26 +219,27 @@ class Completions:
     @property
     def with_raw_response(self) -> RawCompletions:
         """``create`` that returns a :class:`RawResponse`: the typed reply with its headers and request id."""
-        return RawCompletions(self._client)
+        return RawCompletions(self)
 
 
 class RawCompletions:
     """``client.chat.completions.with_raw_response``."""
 
-    def __init__(self, client: AsyncClient) -> None:
-        self._client = client
+    def __init__(self, completions: Completions) -> None:
+        self._completions = completions
 
     async def create(
-        self, *, messages: Sequence[MessageParam], model: str | None = None, **params: Unpack[CompletionParams],
+        self, *, messages: Sequence[MessageParam], model: str | None = None,
+        fallbacks: Sequence[str] | None = None, **params: Unpack[CompletionParams],
     ) -> RawResponse[ChatCompletionResponse]:
-        """Create a chat completion (not streamed; a stream has ``.response`` and ``.request_id`` already).
+        """Create a chat completion (not streamed; a stream has ``.response`` and ``.request_id`` already), with
+        the same arguments and fallback chain as ``create``.
 
         Returns:
-            The typed reply with its status, response headers, request id and the number of attempts.
+            The typed reply with its status, response headers, request id and the number of attempts (of the
+            model that answered).
         """
-        client = self._client
-        call, body = prepare(client._rt, messages=messages, model=model, params=params)
-        reply: ChatCompletionResponse = await client._create(call, client=client._client(), body=body)
+        call, reply = await self._completions._through_chain(messages, model, fallbacks, False, params)
         return RawResponse(parsed=reply, status_code=call.status or 200, headers=dict(call.response_headers or {}),
                            request_id=call.request_id, attempts=call.attempts)
 
