@@ -1,0 +1,336 @@
+"""The limiter's core: buckets, the line's bookkeeping, holds and slow-downs; the waiting itself is in ``_async/``.
+
+Part of the limiter package, the only place that imports pyrate_limiter (see the package docstring).
+
+Why it is built this way (pyrate-limiter 4.5.1; the only module importing it):
+- We call ``bucket.put_decision()``, not ``Limiter.try_acquire``: one atomic check gives the verdict and the exact
+  retry-after, and we wait with the injected sleep. pyrate's blocking wait uses the real ``time.sleep``, and its
+  non-blocking acquire returns False on mere lock contention.
+- No leak thread: pyrate's Leaker sleeps 10 s between passes and cannot be woken, so ``close()`` could not stop it.
+  No verdict depends on leaking (a bucket counts only its window); acquire drops expired entries every 10 s.
+- One bucket counts one unit, so there are two: ``requests`` (``ceil(rpm/60)``/s and ``rpm``/min, as Together
+  enforces per second) and ``tokens`` (``tpm``/min, weighted). Tokens go first so the request slot, the tight
+  limit, is taken right before the send; the two puts are not atomic, which can only make us slower.
+- The line is FIFO per client type (a thread lock for threads, an asyncio lock for tasks): the head waits for its
+  slot, the rest wait behind it. A wait that cannot end within ``max_wait`` raises as soon as that is known.
+- Async callers on sqlite/redis run the sync bucket call in a worker thread: one instance serves both clients.
+- SQLite stamps items with this machine's wall clock; Redis with the Redis server's clock, under a Redis lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import cast
+
+import attrs
+from pyrate_limiter import Decision, Duration, Rate, RateItem
+
+from ..._errors import ConfigError, LocalRateLimitTimeout, RequestValidationError, TogetherError
+from ..._observe._events import EventHook, QueueDepthHigh
+from ..._observe._log import get_logger
+from .._retry import reset_seconds
+from ._backends import open_backend, safe_url
+
+__all__ = ["AsyncSleep", "LimiterCore", "LimiterStats", "SyncSleep"]
+
+AsyncSleep = Callable[[float], Awaitable[None]]
+"""How an async caller waits in the line."""
+SyncSleep = Callable[[float], None]
+"""How a thread waits in the line."""
+
+log = get_logger("limiter")
+
+# Waits end 25 ms after the slot frees. pyrate's retry-after is exact, so without a margin slots are packed at the
+# window's edge and any send jitter shows a server counting arrivals an extra request per window (the loopback
+# benchmark, 4 processes: a 2 ms margin left 13-17 of 60 one-second windows over, 25 ms 0-3 of 100). Costs about
+# 2.5% of a saturated per-second rate.
+_BUFFER_S = 0.025
+_SLICE_S = 0.25  # while a precheck is given, waits are cut into slices this long so it runs between them
+_LEAK_EVERY_S = 10.0
+_DEFAULT_HOLD_S, _MAX_HOLD_S = 1.0, 60.0  # hold without a reset header / longest reset hint believed
+# A dynamic 429 halves the effective rate -- once, not per 429: the 429s of requests already in flight, or sporadic
+# ones, would otherwise compound it toward zero; holds and the retry policy's waits handle a limit below half.
+_SLOW_FACTOR = 0.5
+_RECOVER_AFTER_S, _RECOVER_EVERY_S, _RECOVER_STEP = 10.0, 5.0, 0.1  # after 10 s without one, +10% every 5 s
+_DYNAMIC_429 = frozenset({"dynamic_request_limited", "dynamic_token_limited"})
+_REMAINING = ("x-ratelimit-remaining", "x-ratelimit-remaining-dynamic", "x-tokenlimit-remaining",
+              "x-tokenlimit-remaining-dynamic")
+_RESET = ("x-ratelimit-reset", "x-ratelimit-reset-dynamic", "x-tokenlimit-reset")
+
+
+@attrs.frozen
+class LimiterStats:
+    """A snapshot of the limiter; times are in its clock (``time.monotonic`` by default)."""
+
+    waits: int  # acquisitions that had to wait in line
+    queue_depth: int  # callers waiting now
+    max_queue_depth: int
+    total_wait_s: float
+    received_429: int
+    held_until: float | None  # new acquisitions wait until then: Together said nothing is left
+    effective_rpm: float | None  # the adaptive rate after 429s; never above the configured rpm
+
+
+@attrs.define
+class _Ticket:
+    tokens: int
+    start: float
+    deadline: float
+    tokens_done: bool = False
+    reason: str = ""
+
+
+def _number(raw: str | None) -> float | None:
+    try:
+        value = float(raw) if raw is not None else math.nan
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+class LimiterCore:
+    """Requests/min and tokens/min for one API key; callers over the limit wait in line (threads and tasks).
+
+    Args:
+        rpm: requests per minute, also spread per second (``ceil(rpm/60)``/s); None: no request limit.
+        tpm: estimated tokens per minute; None: no token limit.
+        max_wait: the longest a caller waits before :class:`LocalRateLimitTimeout`.
+        backend: ``memory`` | ``sqlite:///abs/path.db`` (processes on one machine) | ``redis://host:port/db``.
+        key: prefix of bucket names (Redis keys ``<key>:requests``/``<key>:tokens``, SQLite tables ``<key>_...``).
+        clock, sleep: the monotonic clock and the sleep to wait with (tests inject fakes).
+        wall: the wall clock (epoch seconds), to read a reset header sent as a Unix time.
+        on_event: receives :class:`QueueDepthHigh` once each time the line grows to ``queue_alert_depth``.
+    """
+
+    def __init__(self, *, rpm: int | None, tpm: int | None, max_wait: float, backend: str = "memory",
+                 key: str = "together", clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep, on_event: EventHook | None = None,
+                 queue_alert_depth: int = 50, wall: Callable[[], float] = time.time,
+                 asleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        if (rpm is not None and rpm < 1) or (tpm is not None and tpm < 1) or max_wait <= 0 or not key:
+            raise ConfigError(f"invalid rate limit: rpm={rpm} tpm={tpm} max_wait={max_wait} key={key!r}")
+        self._rpm, self._tpm, self._max_wait, self._key = rpm, tpm, max_wait, key
+        self._clock, self._sleep, self._on_event, self._alert_depth = clock, sleep, on_event, queue_alert_depth
+        self._asleep = asleep
+        self._wall = wall
+        specs: dict[str, list[Rate]] = {} if tpm is None else {"tokens": [Rate(tpm, Duration.MINUTE)]}
+        per_s = math.ceil((rpm or 0) / 60)  # 100 RPM must not be a 100-request burst
+        if rpm is not None:
+            per_minute = Rate(rpm, Duration.MINUTE)
+            specs["requests"] = [per_minute] if per_s >= rpm else [Rate(per_s, Duration.SECOND), per_minute]
+        self._req_desc = f"{rpm} requests/min ({per_s}/s)"
+        self._backend = open_backend(backend if specs else "memory", key, specs, clock)  # no limits: no connection
+        self._buckets, self._stamp = self._backend.buckets, self._backend.stamp
+        self._where, self._offload = safe_url(backend), bool(specs) and backend != "memory"
+        self._lock, self._line = threading.Lock(), threading.Lock()
+        self._aline: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        self._held_until: float | None = None
+        self._last_admit: float | None = None
+        self._slow_at: float | None = None
+        self._next_leak = clock() + _LEAK_EVERY_S
+        self._depth = self._max_depth = self._waits = self._429s = 0
+        self._total_wait, self._alerted, self._closed = 0.0, False, False
+
+    def _slice(self, t: _Ticket, precheck: Callable[[], None] | None) -> float:
+        """How long to wait for the line before looking again (the precheck runs first)."""
+        if precheck is not None:
+            precheck()
+        left = max(0.0, t.deadline - self._clock())
+        return min(left, _SLICE_S) if precheck is not None else left
+
+    def _recheck(self, t: _Ticket, precheck: Callable[[], None] | None) -> None:
+        """After a slice: the precheck may end the wait; past the deadline it is a timeout."""
+        if precheck is not None:
+            precheck()
+        if self._clock() >= t.deadline:
+            raise self._timeout(t, None)
+
+    def _step(self, t: _Ticket, wait: float, precheck: Callable[[], None] | None) -> float:
+        wait = self._bounded(t, wait)
+        return min(wait, _SLICE_S) if precheck is not None else wait
+
+    def try_acquire(self, tokens: int = 0) -> bool:
+        """Take a slot only if one is free now and nobody is in line; never waits.
+
+        A refusal may still have spent ``tokens`` (see the module notes); meant for probes and tests.
+        """
+        t = self._ticket(tokens)
+        return self._depth == 0 and self._attempt(t) == 0.0
+
+    def observe(self, status_code: int, headers: Mapping[str, str], error_type: str | None = None) -> None:
+        """Learn from an answer: hold new acquisitions when nothing is left; slow down after a dynamic 429."""
+        # httpx.Headers already match names case-insensitively; copying them would cost more than the rest
+        low = headers if hasattr(headers, "multi_items") else {k.lower(): v for k, v in headers.items()}
+        remaining = [v for v in (_number(low.get(h)) for h in _REMAINING) if v is not None]
+        if status_code != 429 and not (remaining and min(remaining) <= 0):
+            return  # the common answer: quota left, nothing to learn
+        with self._lock:
+            now = self._clock()
+            if status_code == 429:
+                self._429s += 1
+                if error_type in _DYNAMIC_429:
+                    self._slow_down(now)
+            if remaining and min(remaining) <= 0:
+                wall = self._wall()  # the same parser as the retry hints: seconds, or a Unix time
+                resets = [v for v in (reset_seconds(low.get(h), wall) for h in _RESET) if v is not None]
+                until = now + min(_MAX_HOLD_S, max(resets) if resets else _DEFAULT_HOLD_S)
+                if self._held_until is None or until > self._held_until:
+                    self._held_until = until
+                    log.bind(hold_s=round(until - now, 3)).info("Together reports no quota left: holding")
+
+    def stats(self) -> LimiterStats:
+        """A consistent snapshot of the counters."""
+        with self._lock:
+            now = self._clock()
+            held = self._held_until if self._held_until is not None and self._held_until > now else None
+            return LimiterStats(waits=self._waits, queue_depth=self._depth, max_queue_depth=self._max_depth,
+                                total_wait_s=self._total_wait, received_429=self._429s, held_until=held,
+                                effective_rpm=self._effective_rpm(now))
+
+    def close(self) -> None:
+        """Release the backend's connections (there is no thread to stop); idempotent. Acquiring then raises."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._backend.close()
+
+    # ------------------------------------------------------------------ internals
+    def _ticket(self, tokens: int) -> _Ticket:
+        if self._closed:
+            raise TogetherError("the rate limiter is closed")
+        if tokens < 0:
+            raise RequestValidationError("tokens", f"must be >= 0, got {tokens}")
+        if self._tpm is not None and tokens > self._tpm:
+            raise LocalRateLimitTimeout(0.0, f"{tokens} estimated tokens can never fit in {self._tpm} tokens/min; "
+                                             "raise TOGETHER_RATE_LIMIT_TPM or lower max_tokens")
+        now = self._clock()
+        return _Ticket(tokens=tokens if self._tpm is not None else 0, start=now, deadline=now + self._max_wait)
+
+    def _attempt(self, t: _Ticket) -> float:
+        """One try under the lock: 0.0 when admitted, else the seconds until a try can succeed."""
+        with self._lock:
+            now = self._clock()
+            self._maybe_leak(now)
+            if self._held_until is not None and now < self._held_until:
+                t.reason = "held: Together reported no quota left until its reset"
+                return self._held_until - now
+            effective = self._effective_rpm(now)
+            if effective is not None and self._last_admit is not None and effective < cast(int, self._rpm):
+                pace = self._last_admit + 60.0 / effective - now
+                if pace > 0.0:
+                    t.reason = f"slowed to {effective:.1f} requests/min after Together's 429"
+                    return pace
+            if t.tokens and not t.tokens_done:
+                if wait := self._put("tokens", t.tokens):
+                    t.reason = f"{self._tpm} tokens/min"
+                    return wait
+                t.tokens_done = True
+            if "requests" in self._buckets and (wait := self._put("requests", 1)):
+                t.reason = self._req_desc
+                return wait
+            self._last_admit = now
+            return 0.0
+
+    async def _attempt_async(self, t: _Ticket) -> float:
+        return await asyncio.to_thread(self._attempt, t) if self._offload else self._attempt(t)
+
+    def _put(self, name: str, weight: int) -> float:
+        """Put ``weight`` units in bucket ``name``: 0.0 when admitted, else the seconds until they fit."""
+        bucket = self._buckets[name]
+        try:
+            with self._backend.guard(name):
+                item = RateItem(f"{self._key}:{name}", self._stamp(), weight)
+                decision = cast(Decision, bucket.put_decision(item))
+                wait_ms = decision.retry_after_ms
+                if not decision.allowed and wait_ms is None:
+                    wait_ms = cast(int, bucket.waiting(item))
+        except Exception as exc:  # a remote store failed: wrapped, never leaked raw
+            raise TogetherError(f"rate-limit backend {self._where} failed: {type(exc).__name__}: {exc}") from exc
+        if decision.allowed:
+            return 0.0
+        if wait_ms is None or wait_ms < 0:
+            raise LocalRateLimitTimeout(0.0, f"{weight} {name} can never fit in the {name} limit")
+        return wait_ms / 1000 + _BUFFER_S
+
+    def _maybe_leak(self, now: float) -> None:
+        if now >= self._next_leak:
+            self._next_leak = now + _LEAK_EVERY_S
+            for bucket in self._buckets.values():
+                try:
+                    bucket.leak(self._stamp())
+                except Exception as exc:  # housekeeping only: the next put reports a real failure
+                    log.bind(error=type(exc).__name__).debug("rate-limit leak failed")
+
+    def _effective_rpm(self, now: float) -> float | None:
+        if self._rpm is None or self._slow_at is None:
+            return None if self._rpm is None else float(self._rpm)
+        since = now - self._slow_at - _RECOVER_AFTER_S
+        steps = 0 if since < 0 else 1 + int(since // _RECOVER_EVERY_S)
+        return self._rpm * min(1.0, _SLOW_FACTOR + _RECOVER_STEP * steps)
+
+    def _slow_down(self, now: float) -> None:
+        if self._rpm is not None:
+            if cast(float, self._effective_rpm(now)) > self._rpm * _SLOW_FACTOR:
+                log.bind(effective_rpm=self._rpm * _SLOW_FACTOR).warning("dynamic 429: slowing down")
+            self._slow_at = now  # (re)starts the quiet period before recovery
+
+    def _bounded(self, t: _Ticket, wait: float) -> float:
+        if self._clock() + wait > t.deadline:
+            raise self._timeout(t, wait)
+        return wait
+
+    def _timeout(self, t: _Ticket, wait: float | None) -> LocalRateLimitTimeout:
+        waited, why = self._clock() - t.start, t.reason or "the callers ahead in line"
+        log.bind(waited_s=round(waited, 3), reason=why).warning("rate-limit wait over max_wait")
+        more = "" if wait is None else f"; next slot in {wait:.1f}s"
+        return LocalRateLimitTimeout(waited, f"{why}{more}; max wait {self._max_wait:g}s")
+
+    def _take_line(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for the head of the (thread) line."""
+        return self._line.acquire(timeout=seconds)
+
+    def _release_line(self) -> None:
+        self._line.release()
+
+    async def _take_line_async(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for the head of the (task) line of the running loop."""
+        try:
+            await asyncio.wait_for(self._async_line().acquire(), seconds)
+        except (TimeoutError, asyncio.TimeoutError):  # noqa: UP041 - distinct classes on Python 3.10
+            return False
+        return True
+
+    def _release_line_async(self) -> None:
+        self._async_line().release()
+
+    def _async_line(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._aline is None or self._aline[0] is not loop:
+                self._aline = (loop, asyncio.Lock())
+            return self._aline[1]
+
+    def _enter_line(self) -> None:
+        with self._lock:
+            self._depth += 1
+            self._waits += 1
+            self._max_depth = max(self._max_depth, self._depth)
+            fire = self._depth >= self._alert_depth and not self._alerted
+            self._alerted = self._alerted or fire
+            depth = self._depth
+        if fire and self._on_event is not None:
+            try:
+                self._on_event(QueueDepthHigh(at=time.time(), depth=depth, threshold=self._alert_depth))
+            except Exception as exc:  # the hook must not break acquisition
+                log.bind(error=type(exc).__name__).error("on_event hook raised")
+
+    def _leave_line(self, t: _Ticket) -> None:
+        with self._lock:
+            self._depth -= 1
+            self._total_wait += self._clock() - t.start
+            self._alerted = self._alerted and self._depth >= self._alert_depth
