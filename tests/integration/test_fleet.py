@@ -66,10 +66,12 @@ def services() -> Iterator[tuple[str, str]]:
         conn.close()
 
 
-def _worker(values: dict[str, Any], index: int, out: Any) -> None:
-    """One machine of the fleet: a sync client sending PER_PROCESS requests in a row."""
+def _worker(values: dict[str, Any], index: int, out: Any, start: Any) -> None:
+    """One machine of the fleet: a sync client sending PER_PROCESS requests in a row, once every process is ready
+    (spawned interpreters start seconds apart on a loaded machine; the first would otherwise spend the budget)."""
     results: list[tuple[str, str]] = []
     with Client(Settings(**values)) as client:
+        start.wait(timeout=120)
         for i in range(PER_PROCESS):
             try:
                 reply = client.chat.completions.create(
@@ -94,8 +96,8 @@ def test_fleet_shares_rate_limit_and_budget(services: tuple[str, str]) -> None:
             "run_id": run_id, "max_estimated_cost": str(BUDGET), "max_retries": 1, "retry_base": 0.05,
         }
         ctx = multiprocessing.get_context("spawn")
-        out = ctx.Queue()
-        procs = [ctx.Process(target=_worker, args=(values, i, out)) for i in range(PROCESSES)]
+        out, start = ctx.Queue(), ctx.Barrier(PROCESSES)
+        procs = [ctx.Process(target=_worker, args=(values, i, out, start)) for i in range(PROCESSES)]
         for p in procs:
             p.start()
         results = dict(out.get(timeout=120) for _ in procs)
