@@ -405,21 +405,37 @@ def retrying(
 def sleeping_with(sleep: Callable[[float], None], asleep: Callable[[float], Any]) -> Iterator[None]:
     """Make backoff's retry loops sleep with ``sleep`` / ``asleep`` (tests: record waits, never wait).
 
-    backoff sleeps with ``time.sleep`` / ``asyncio.sleep`` looked up on its own modules; this swaps those two
-    names on backoff's modules only (never on ``time`` or ``asyncio`` themselves) and restores them on exit.
+    backoff sleeps with ``time.sleep`` / ``asyncio.sleep`` and measures ``max_time`` with ``datetime.now()``, each
+    looked up on its own modules; this swaps those names on backoff's modules only (never on ``time``, ``asyncio``
+    or ``datetime`` themselves) and restores them on exit. backoff's clock stands still meanwhile, so only
+    :func:`hinted_waits`, on the client's injected clock, decides the deadline -- as it does in production, where
+    backoff's ``max_time`` is the same deadline measured on the wall clock, a backstop.
     """
     import asyncio
 
     from backoff import _async, _sync
 
-    saved = (getattr(_sync, "time"), getattr(_async, "asyncio"))  # noqa: B009 - backoff exports neither name
-    setattr(_sync, "time", types.SimpleNamespace(sleep=sleep))  # noqa: B010
-    setattr(_async, "asyncio", _Proxy(asyncio, sleep=asleep))  # noqa: B010
+    frozen = types.SimpleNamespace(datetime=_FrozenDatetime)
+    names = (("time", _sync, types.SimpleNamespace(sleep=sleep)), ("asyncio", _async, _Proxy(asyncio, sleep=asleep)),
+             ("datetime", _sync, frozen), ("datetime", _async, frozen))
+    saved = [(module, name, getattr(module, name)) for name, module, _ in names]
+    for name, module, stand_in in names:
+        setattr(module, name, stand_in)
     try:
         yield
     finally:
-        setattr(_sync, "time", saved[0])  # noqa: B010
-        setattr(_async, "asyncio", saved[1])  # noqa: B010
+        for module, name, original in saved:
+            setattr(module, name, original)
+
+
+class _FrozenDatetime:
+    """``datetime.datetime`` as backoff uses it, with a clock that never moves."""
+
+    _at = datetime(2026, 1, 1)
+
+    @classmethod
+    def now(cls) -> Any:
+        return cls._at
 
 
 class _Proxy:

@@ -49,6 +49,7 @@ log = get_logger("limiter")
 # benchmark, 4 processes: a 2 ms margin left 13-17 of 60 one-second windows over, 25 ms 0-3 of 100). Costs about
 # 2.5% of a saturated per-second rate.
 _BUFFER_S = 0.025
+_TOKEN_UNITS_PER_MINUTE = 10_000  # the tokens bucket's resolution (see LimiterCore.__init__)
 _SLICE_S = 0.25  # while a precheck is given, waits are cut into slices this long so it runs between them
 _LEAK_EVERY_S = 10.0
 _DEFAULT_HOLD_S, _MAX_HOLD_S = 1.0, 60.0  # hold without a reset header / longest reset hint believed
@@ -117,7 +118,11 @@ class LimiterCore:
         self._clock, self._sleep, self._on_event, self._alert_depth = clock, sleep, on_event, queue_alert_depth
         self._asleep = asleep
         self._wall = wall
-        specs: dict[str, list[Rate]] = {} if tpm is None else {"tokens": [Rate(tpm, Duration.MINUTE)]}
+        # pyrate's buckets keep one entry per unit of weight, so tokens are counted in units of tpm/10,000 (at least
+        # one token): a call costs at most 10,000 entries whatever the limit, rounded up, so never under-counted.
+        self._token_unit = max(1, (tpm or 0) // _TOKEN_UNITS_PER_MINUTE)
+        specs: dict[str, list[Rate]] = {} if tpm is None else {
+            "tokens": [Rate(tpm // self._token_unit, Duration.MINUTE)]}
         per_s = math.ceil((rpm or 0) / 60)  # 100 RPM must not be a 100-request burst
         if rpm is not None:
             per_minute = Rate(rpm, Duration.MINUTE)
@@ -205,7 +210,7 @@ class LimiterCore:
             raise TogetherError("the rate limiter is closed")
         if tokens < 0:
             raise RequestValidationError("tokens", f"must be >= 0, got {tokens}")
-        if self._tpm is not None and tokens > self._tpm:
+        if self._tpm is not None and -(-tokens // self._token_unit) > self._tpm // self._token_unit:
             raise LocalRateLimitTimeout(0.0, f"{tokens} estimated tokens can never fit in {self._tpm} tokens/min; "
                                              "raise TOGETHER_RATE_LIMIT_TPM or lower max_tokens")
         now = self._clock()
@@ -226,7 +231,7 @@ class LimiterCore:
                     t.reason = f"slowed to {effective:.1f} requests/min after Together's 429"
                     return pace
             if t.tokens and not t.tokens_done:
-                if wait := self._put("tokens", t.tokens):
+                if wait := self._put("tokens", -(-t.tokens // self._token_unit)):
                     t.reason = f"{self._tpm} tokens/min"
                     return wait
                 t.tokens_done = True
