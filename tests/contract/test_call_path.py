@@ -255,3 +255,19 @@ async def test_a_call_whose_attempt_was_sent_never_fails_with_budget_exceeded(ma
     assert 504 == info.value.status_code
     assert 1 == len(httpx_mock.get_requests())
     assert bound == both.client.ledger.summary().uncertain  # the maybe-billed attempt is charged, once
+
+
+async def test_a_per_call_timeout_is_checked_before_any_io(make_client: MakeClient, httpx_mock: HTTPXMock) -> None:
+    """timeout= takes seconds or an httpx.Timeout (its largest limit); 0, negative, NaN, inf and None are refused
+    with a RequestValidationError naming the field, before anything is sent."""
+    both = make_client()
+    for bad in (0, -1.0, float("nan"), float("inf"), None, "30"):
+        with pytest.raises(RequestValidationError, match="timeout"):
+            await both.create(timeout=bad)
+    assert [] == httpx_mock.get_requests()
+    httpx_mock.add_response(url=CHAT_URL, json=bodies.completion())
+    httpx_mock.add_response(url=CHAT_URL, json=bodies.completion())
+    await both.create(timeout=httpx.Timeout(10.0, connect=2.0))
+    await both.create(timeout=2.5)
+    sent = [r.extensions["timeout"] for r in httpx_mock.get_requests()]
+    assert [10.0, 2.5] == [t["read"] for t in sent]  # the total bounds each operation too

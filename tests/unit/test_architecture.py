@@ -34,3 +34,11 @@ def test_import_wrapper_loads_no_client_stack() -> None:
             "print(sorted(m for m in heavy if m in sys.modules))\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert "[]" == result.stdout.strip(), result.stdout + result.stderr
+
+
+def test_no_private_generated_name_is_used() -> None:
+    """Nothing outside generated/ reaches into the generated package's private helpers."""
+    private = ("_get_kwargs", "_parse_response", "_build_response")
+    offenders = [f"{path.relative_to(ROOT)}: {name}" for path in sorted((ROOT / "wrapper").rglob("*.py"))
+                 for name in private if name in path.read_text(encoding="utf-8")]
+    assert [] == offenders
