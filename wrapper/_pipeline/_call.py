@@ -182,7 +182,7 @@ def prepare(
 
 def status_error(call: Call, status: int, headers: Mapping[str, str], content: bytes, *, wall: float) -> APIStatusError:
     """The typed error of a non-2xx answer, with the server's retry hints attached. Pure."""
-    from .._policies._retry import parse_retry_after, should_retry_header
+    from .._policies._hints import parse_retry_after, should_retry_header
 
     hint = parse_retry_after(headers, status, wall)
     error = error_from_response(status, headers, content, retry_after=hint, attempts=call.attempts)

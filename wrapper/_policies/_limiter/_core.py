@@ -32,7 +32,7 @@ from pyrate_limiter import Decision, Duration, Rate, RateItem
 from ..._errors import ConfigError, LocalRateLimitTimeout, RequestValidationError, TogetherError
 from ..._observe._events import EventHook, QueueDepthHigh
 from ..._observe._log import get_logger
-from .._retry import reset_seconds
+from .._hints import reset_seconds
 from ._backends import open_backend, safe_url
 
 __all__ = ["AsyncSleep", "LimiterCore", "LimiterStats", "SyncSleep"]
