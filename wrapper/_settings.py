@@ -219,7 +219,8 @@ class Settings:
     timeout: float = _env("TOGETHER_TIMEOUT", float, 30.0, "seconds per attempt, total", validator=_positive)
     connect_timeout: float = _env("TOGETHER_CONNECT_TIMEOUT", float, 5.0, "seconds to connect", validator=_positive)
     max_connections: int = _env("TOGETHER_MAX_CONNECTIONS", int, 100, "connection pool size", validator=_positive)
-    max_keepalive_connections: int = _env("TOGETHER_MAX_KEEPALIVE", int, 20, "idle connections kept open",
+    max_keepalive_connections: int = _env("TOGETHER_MAX_KEEPALIVE", int, 100,
+                                          "idle connections kept open (as many as the pool, so bursts reuse them)",
                                           validator=_non_negative)
     http_backend: str = _env("TOGETHER_HTTP_BACKEND", str, "httpx",
                              "the async client's HTTP backend: httpx (default) or aiohttp (pip extra aiohttp)",
