@@ -122,6 +122,9 @@ ASYNC_HOOKS: dict[str, list[Any]] = {"request": [async_request_hook], "response"
 """The event hooks of the async client's httpx client."""
 
 
+_KNOB = "TOGETHER_TIMEOUT"
+
+
 def map_transport_error(exc: BaseException, attempts: int = 1) -> APIError:
     """Turn a transport exception into our error; ``sent`` says whether Together may have got the request.
 
@@ -140,9 +143,11 @@ def map_transport_error(exc: BaseException, attempts: int = 1) -> APIError:
         return _local(f"the request was refused before sending ({name}: {exc})", attempts)
     if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
         return APITimeoutError(f"timed out connecting to Together ({name})", attempts=attempts, sent=False)
-    if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"no answer from Together in time ({name}: {exc})" if str(exc) else
-                               f"no answer from Together in time ({name})", attempts=attempts, sent=True)
+    if isinstance(exc, httpx.TimeoutException):  # read, write or the attempt's total deadline: each one is ours
+        detail = f"{name}: {exc}" if str(exc) else name
+        if _KNOB not in detail:  # httpx's per-read timeout and our total deadline race; either way name the knob
+            detail += f", limit set by {_KNOB} or the call's timeout="
+        return APITimeoutError(f"no answer from Together in time ({detail})", attempts=attempts, sent=True)
     if isinstance(exc, _NOT_SENT):
         detail = f"{name}: {exc}" if str(exc) else name
         return APIConnectionError(f"could not connect to Together ({detail})", attempts=attempts, sent=False)

@@ -181,11 +181,15 @@ async def test_4xx_and_429_do_not_open_breaker(make_client: MakeClient, httpx_mo
 
 
 async def test_deadline_stops_retries(make_client: MakeClient, httpx_mock: HTTPXMock) -> None:
-    """A total deadline per call stops retrying once the next wait would pass it."""
+    """A total deadline per call stops retrying once the next wait would pass it.
+
+    Waits are 2 s and 4 s, each +/- 25 %: the first (at most 2.5 s) fits a 4 s deadline, the first two together (at
+    least 4.5 s) never do, whatever the jitter draws.
+    """
     clock = FakeClock()
     httpx_mock.add_response(url=CHAT_URL, **_err(503))  # type: ignore[arg-type]
     httpx_mock.add_response(url=CHAT_URL, **_err(503))  # type: ignore[arg-type]
-    client = make_client(test_settings(retry_deadline=5.0), clock=clock)
+    client = make_client(test_settings(retry_deadline=4.0), clock=clock)
     with pytest.raises(ServerError) as info:
         await client.create()
     assert 2 == info.value.attempts
