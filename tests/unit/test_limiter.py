@@ -88,6 +88,20 @@ def test_tokens_bucket_is_weighted() -> None:
     assert 59.0 < waited < 61.0
 
 
+def test_token_units_are_paid_ahead_and_the_rest_is_credit() -> None:
+    """At 100,000 TPM tokens are counted in units of 10; a 3-token call pays one unit, and the next calls spend
+    what it left. So 33,333 calls of 3 tokens fit in the minute (99,999 tokens), as they do at Together, and the
+    next one waits: the bucket never holds fewer tokens than were admitted, and rounding does not cap the rate at
+    10,000 calls a minute."""
+    ft = FakeTime()
+    lim = make(ft, tpm=100_000)
+    admitted = sum(lim.try_acquire(3) for _ in range(33_333))
+    assert 33_333 == admitted
+    assert lim.try_acquire(3) is False
+    ft.now += 60.01
+    assert lim.try_acquire(3) is True
+
+
 def test_weight_above_whole_budget_fails_at_once() -> None:
     """A request estimated above the whole per-minute token budget raises immediately instead of waiting forever."""
     ft = FakeTime()

@@ -119,8 +119,12 @@ class LimiterCore:
         self._asleep = asleep
         self._wall = wall
         # pyrate's buckets keep one entry per unit of weight, so tokens are counted in units of tpm/10,000 (at least
-        # one token): a call costs at most 10,000 entries whatever the limit, rounded up, so never under-counted.
+        # one token): a call costs at most 10,000 entries whatever the limit. Units are paid ahead (rounded up) and
+        # what a call leaves of its last unit is credit the next calls spend first: the bucket never holds fewer
+        # tokens than were admitted, and at most one unit more -- not one unit more per call, which would cap the
+        # rate at 10,000 calls/min and charge a 300-token call as 400 at 2M TPM.
         self._token_unit = max(1, (tpm or 0) // _TOKEN_UNITS_PER_MINUTE)
+        self._token_credit = 0  # tokens already paid for in the bucket and not yet admitted (< one unit)
         specs: dict[str, list[Rate]] = {} if tpm is None else {
             "tokens": [Rate(tpm // self._token_unit, Duration.MINUTE)]}
         per_s = math.ceil((rpm or 0) / 60)  # 100 RPM must not be a 100-request burst
@@ -231,9 +235,12 @@ class LimiterCore:
                     t.reason = f"slowed to {effective:.1f} requests/min after Together's 429"
                     return pace
             if t.tokens and not t.tokens_done:
-                if wait := self._put("tokens", -(-t.tokens // self._token_unit)):
+                need = t.tokens - self._token_credit
+                units = -(-need // self._token_unit) if need > 0 else 0
+                if units and (wait := self._put("tokens", units)):
                     t.reason = f"{self._tpm} tokens/min"
                     return wait
+                self._token_credit = units * self._token_unit - need
                 t.tokens_done = True
             if "requests" in self._buckets and (wait := self._put("requests", 1)):
                 t.reason = self._req_desc
