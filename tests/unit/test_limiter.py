@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import httpx
 import pytest
 
 from wrapper._errors import ConfigError, LocalRateLimitTimeout, RequestValidationError, TogetherError
@@ -119,11 +121,14 @@ def test_negative_tokens_are_rejected() -> None:
         make(FakeTime(), rpm=10).acquire(-1)
 
 
-def test_zero_remaining_holds_new_acquisitions_until_reset() -> None:
-    """x-ratelimit-remaining: 0 with a 2 s reset makes the next acquire sleep exactly until the reset."""
+@pytest.mark.parametrize("kind", [dict, httpx.Headers])
+def test_zero_remaining_holds_new_acquisitions_until_reset(kind: Callable[[dict[str, str]], Mapping[str, str]]) -> None:
+    """x-ratelimit-remaining: 0 with a 2 s reset makes the next acquire sleep exactly until the reset (plain
+    headers, or httpx's as the pipeline passes them)."""
     ft = FakeTime()
     lim = make(ft, rpm=600)
-    lim.observe(200, {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "2"})
+    lim.observe(200, kind({"Content-Type": "application/json", "X-RateLimit-Remaining": "0",
+                           "X-RateLimit-Reset": "2"}))
     assert ft.now + 2.0 == lim.stats().held_until
     assert lim.acquire() == 2.0
     assert ft.sleeps == [2.0]
@@ -138,12 +143,13 @@ def test_zero_token_remaining_without_reset_holds_one_second() -> None:
     assert lim.acquire(5) == 1.0
 
 
-def test_remaining_above_zero_or_garbage_does_not_hold() -> None:
+@pytest.mark.parametrize("kind", [dict, httpx.Headers])
+def test_remaining_above_zero_or_garbage_does_not_hold(kind: Callable[[dict[str, str]], Mapping[str, str]]) -> None:
     """Positive or unparsable remaining counts never hold acquisitions."""
     ft = FakeTime()
     lim = make(ft, rpm=600)
-    lim.observe(200, {"x-ratelimit-remaining": "3", "x-ratelimit-reset": "5"})
-    lim.observe(200, {"x-ratelimit-remaining": "soon", "x-tokenlimit-remaining": "nan"})
+    lim.observe(200, kind({"x-ratelimit-remaining": "3", "x-ratelimit-reset": "5"}))
+    lim.observe(200, kind({"x-ratelimit-remaining": "soon", "x-tokenlimit-remaining": "nan"}))
     assert lim.stats().held_until is None
     assert lim.acquire() == 0.0
 

@@ -165,14 +165,13 @@ def log_attempt(
         cost_usd: the charge for this attempt, ``None`` if not priced.
         outcome: a short fixed word (``ok``, ``error``, ``uncertain``, ``rate_limited`` ...).
     """
-    fields: dict[str, Any] = {
-        "event": "attempt", "request_id": request_id, "model": model, "status": status,
-        "latency_s": None if latency_s is None else round(latency_s, 6), "attempt": attempt,
-        "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-        "cost_usd": None if cost_usd is None else str(cost_usd), "outcome": outcome,
-    }
-    level = "INFO" if outcome == "ok" else "WARNING"
-    log.bind(**fields).log(level, "attempt {} {} -> {} (status {})", attempt, model, outcome, status)
+    # keyword arguments of a loguru call land in the record's extra, as bind() would put them, without the new
+    # logger bind() builds: this runs once per attempt
+    log.log("INFO" if outcome == "ok" else "WARNING", "attempt {} {} -> {} (status {})", attempt, model, outcome,
+            status, event="attempt", request_id=request_id, model=model, status=status,
+            latency_s=None if latency_s is None else round(latency_s, 6), attempt=attempt,
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+            cost_usd=None if cost_usd is None else str(cost_usd), outcome=outcome)
 
 
 def log_event(event: Event) -> None:

@@ -13,6 +13,7 @@ are checked in depth by the generated model's ``from_dict`` when present.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -92,6 +93,7 @@ class Call:
         self.request_id = headers.get("x-request-id") or self.request_id
 
 
+@functools.lru_cache(maxsize=256)  # a client has one or a few; httpx.Timeout is immutable, so one object serves all
 def attempt_timeout(total: float, connect: float, *, read: float | None = None) -> httpx.Timeout:
     """The httpx timeouts of one attempt: ``total`` seconds per operation, connect capped by its setting."""
     return httpx.Timeout(total, connect=min(connect, total), read=total if read is None else read)

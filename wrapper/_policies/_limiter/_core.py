@@ -60,6 +60,7 @@ _RECOVER_AFTER_S, _RECOVER_EVERY_S, _RECOVER_STEP = 10.0, 5.0, 0.1  # after 10 s
 _DYNAMIC_429 = frozenset({"dynamic_request_limited", "dynamic_token_limited"})
 _REMAINING = ("x-ratelimit-remaining", "x-ratelimit-remaining-dynamic", "x-tokenlimit-remaining",
               "x-tokenlimit-remaining-dynamic")
+_REMAINING_RAW = frozenset(h.encode() for h in _REMAINING)
 _RESET = ("x-ratelimit-reset", "x-ratelimit-reset-dynamic", "x-tokenlimit-reset")
 
 
@@ -172,11 +173,18 @@ class LimiterCore:
 
     def observe(self, status_code: int, headers: Mapping[str, str], error_type: str | None = None) -> None:
         """Learn from an answer: hold new acquisitions when nothing is left; slow down after a dynamic 429."""
-        # httpx.Headers already match names case-insensitively; copying them would cost more than the rest
-        low = headers if hasattr(headers, "multi_items") else {k.lower(): v for k, v in headers.items()}
+        # httpx.Headers already match names case-insensitively, but each get() scans every header: one pass over
+        # the raw pairs finds the four counts (the common answer has quota left, and there is nothing to learn)
+        raw = getattr(headers, "raw", None)
+        if raw is not None:
+            exhausted = any(name.lower() in _REMAINING_RAW and _number(value.decode("latin-1")) == 0.0
+                            for name, value in raw)
+        else:
+            exhausted = any(_number(v) == 0.0 for k, v in headers.items() if k.lower() in _REMAINING)
+        if status_code != 429 and not exhausted:
+            return
+        low = headers if raw is not None else {k.lower(): v for k, v in headers.items()}
         remaining = [v for v in (_number(low.get(h)) for h in _REMAINING) if v is not None]
-        if status_code != 429 and not (remaining and min(remaining) <= 0):
-            return  # the common answer: quota left, nothing to learn
         with self._lock:
             now = self._clock()
             if status_code == 429:
