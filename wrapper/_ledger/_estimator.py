@@ -45,10 +45,11 @@ _IMAGE_PARTS = frozenset({"image_url", "input_image", "image", "video_url", "inp
 
 def text_units(text: str) -> int:
     """Return the units of ``text`` (see the module docstring); C-speed byte counting, no per-char loop."""
-    raw = text.encode("utf-8", "surrogatepass")
+    ascii_only = text.isascii()
+    raw = text.encode("ascii") if ascii_only else text.encode("utf-8", "surrogatepass")
     digits = len(raw) - len(raw.translate(None, _DIGITS))
     punct = len(raw) - len(raw.translate(None, _PUNCT))
-    non_ascii = len(raw) - len(raw.translate(None, _NON_ASCII))
+    non_ascii = 0 if ascii_only else len(raw) - len(raw.translate(None, _NON_ASCII))
     # base 1 unit per byte, then the extra weight of each class: digit +2, punctuation +1, non-ASCII byte +1
     return len(raw) + 2 * digits + punct + non_ascii
 
@@ -111,15 +112,17 @@ def _part_text(part: object) -> tuple[str, int]:
     return json.dumps(part, default=str, ensure_ascii=False), 0
 
 
-def _message_text(message: Mapping[str, object]) -> tuple[list[str], int]:
-    texts: list[str] = []
+def _message_text(message: Mapping[str, object], texts: list[str]) -> int:
+    """Append the texts of ``message`` to ``texts``; return how many images it holds."""
     images = 0
     content = message.get("content")
-    parts: Sequence[object] = [content] if isinstance(content, str) else content if isinstance(content, list) else []
-    for part in parts:
-        text, found = _part_text(part)
-        texts.append(text)
-        images += found
+    if isinstance(content, str):
+        texts.append(content)
+    elif isinstance(content, list):
+        for part in content:
+            text, found = _part_text(part)
+            texts.append(text)
+            images += found
     for key in ("name", "tool_call_id"):
         value = message.get(key)
         if isinstance(value, str):
@@ -127,7 +130,7 @@ def _message_text(message: Mapping[str, object]) -> tuple[list[str], int]:
     for key in ("tool_calls", "function_call"):
         if message.get(key):
             texts.append(json.dumps(message[key], default=str, ensure_ascii=False))
-    return texts, images
+    return images
 
 
 @attrs.define(eq=False)
@@ -151,15 +154,15 @@ class Estimator:
 
     def measure(self, messages: Sequence[Mapping[str, object]], tools: object = None) -> PromptSize:
         """Measure a request's messages (and its ``tools``/``response_format`` JSON, if any) in units."""
-        units = 0
+        texts: list[str] = []
         images = 0
         for message in messages:
-            texts, found = _message_text(message)
-            units += sum(text_units(t) for t in texts)
-            images += found
+            images += _message_text(message, texts)
         if tools:
-            units += text_units(json.dumps(tools, default=str, ensure_ascii=False))
-        return PromptSize(units=units, messages=len(messages), images=images, tools=bool(tools))
+            texts.append(json.dumps(tools, default=str, ensure_ascii=False))
+        # units add up over concatenation (they count bytes by class), so one pass over the joined text
+        return PromptSize(units=text_units("".join(texts)), messages=len(messages), images=images,
+                          tools=bool(tools))
 
     def tokens(self, model: str, size: PromptSize) -> int:
         """Return the conservative prompt-token estimate for a measured prompt."""

@@ -141,10 +141,13 @@ def _check_model(model: object, where: str = "model") -> None:
         raise RequestValidationError(where, "expected a model id such as 'Qwen/Qwen2.5-32B-Instruct-Turbo'")
 
 
+_STRICT_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False)  # json.dumps with options builds one per call
+
+
 def _check_json(body: dict[str, Any]) -> None:
     """Refuse a body that cannot be sent as JSON in UTF-8, naming the first field at fault."""
     try:
-        json.dumps(body, ensure_ascii=False, allow_nan=False).encode()
+        _STRICT_JSON.encode(body).encode()
     except (TypeError, ValueError, UnicodeError, RecursionError):
         found = _find_unsendable(body, "")
         where, why = found if found is not None else ("request", "cannot be encoded as JSON")

@@ -265,8 +265,9 @@ def hinted_waits(policy: RetryPolicy, env: WaitEnv) -> Generator[float | None, B
 
     Primed by backoff with ``send(None)``; every later ``send(error)`` is one failed attempt.
     """
-    state = RetryState(policy, env.clock(), env.rng)
+    started = env.clock()
     error = yield None
+    state = RetryState(policy, started, env.rng)  # only once an attempt failed: most calls never need it
     while True:
         wait = state.next_wait(error, env.clock())
         if wait is None:
