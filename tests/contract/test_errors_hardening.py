@@ -11,7 +11,7 @@ from pytest_httpx import HTTPXMock
 from tests import bodies
 from tests.conftest import API_KEY, CHAT_URL, MakeClient
 from wrapper import AuthenticationError, CreditLimitError, PaymentRequiredError, RateLimitError
-from wrapper._errors import error_from_response
+from wrapper._error_map import error_from_response
 
 
 async def test_credit_limit_is_typed_and_never_retried(make_client: MakeClient, httpx_mock: HTTPXMock) -> None:

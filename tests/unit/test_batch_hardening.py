@@ -16,7 +16,7 @@ import pytest
 
 from tests import bodies
 from wrapper import AsyncClient, ChatCompletionResponse, CreditLimitError
-from wrapper._errors import error_from_response
+from wrapper._error_map import error_from_response
 from wrapper.cli._batch import BatchRunner, BatchStats, exit_code
 from wrapper.cli._files import JsonlAppender, ResultFile
 from wrapper.cli._input import Row

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from wrapper._error_map import error_from_response
 from wrapper._errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -20,7 +21,6 @@ from wrapper._errors import (
     RequestValidationError,
     ServerError,
     StreamError,
-    error_from_response,
 )
 from wrapper._policies._breaker import BreakerBoard, ModelBreaker, is_counted
 from wrapper._settings import Settings

@@ -10,6 +10,7 @@ from decimal import Decimal
 import attrs
 import pytest
 
+from wrapper._error_map import error_from_response
 from wrapper._errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -23,7 +24,6 @@ from wrapper._errors import (
     RequestValidationError,
     StreamError,
     TogetherError,
-    error_from_response,
 )
 from wrapper._policies._retry import (
     RETRYABLE_STATUSES,

@@ -22,7 +22,8 @@ import attrs
 import httpx
 from together_api_client.models.chat_completion_request import ChatCompletionRequest
 
-from .._errors import APIError, APIResponseValidationError, APIStatusError, RequestValidationError, error_from_response
+from .._error_map import error_from_response
+from .._errors import APIError, APIResponseValidationError, APIStatusError, RequestValidationError
 from ._validate import build_body
 
 if TYPE_CHECKING:

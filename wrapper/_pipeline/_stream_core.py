@@ -20,13 +20,13 @@ import attrs
 import httpx
 from httpx_sse import ServerSentEvent, SSEError
 
+from .._error_map import error_from_response
 from .._errors import (
     APIConnectionError,
     APIError,
     APIResponseValidationError,
     APITimeoutError,
     StreamError,
-    error_from_response,
 )
 from .._transport import map_transport_error
 from .._types import UNSET, ChatCompletionChunk, ChatCompletionResponse, ChunkChoice, ChunkDelta, Usage
