@@ -77,7 +77,7 @@ _EXPORTS: dict[str, str] = {
     "RequestValidationError": "._errors",
     "ResponseMessage": "._types",
     "RetryScheduled": "._observe._events",
-    "Secret": "._settings",
+    "Secret": "._settings_fields",
     "ServerError": "._errors",
     "Settings": "._settings",
     "Stream": "._pipeline._sync._stream",
@@ -158,8 +158,10 @@ if TYPE_CHECKING:
     )
     from ._settings import (
         ENV_VARS,
-        Secret,
         Settings,
+    )
+    from ._settings_fields import (
+        Secret,
     )
     from ._types import (
         AssistantMessage,
