@@ -24,8 +24,9 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers,
 from wrapper import BudgetBoundExceeded, BudgetExceededError, Event
 from wrapper._ledger._bounds import Bounds, json_bytes, text_bytes
 from wrapper._ledger._estimator import Estimate, Estimator
-from wrapper._ledger._ledger import Ledger, Reservation
+from wrapper._ledger._ledger import Ledger
 from wrapper._ledger._pricing import Price, PriceTable
+from wrapper._ledger._settle import Reservation
 from wrapper._ledger._store import MemoryStore
 
 Message = Mapping[str, Any]

@@ -13,9 +13,10 @@ from loguru import logger
 from wrapper._errors import BudgetExceededError, ConfigError
 from wrapper._ledger._estimator import Estimate
 from wrapper._ledger._lease import LeaseRequest
-from wrapper._ledger._ledger import Ledger, Reservation
+from wrapper._ledger._ledger import Ledger
 from wrapper._ledger._pricing import Price, PriceTable
 from wrapper._ledger._records import Entry, Heartbeat, LeaseAnswer, WriteAnswer
+from wrapper._ledger._settle import Reservation
 from wrapper._ledger._store import MemoryStore, RunTotals, Store, open_store
 from wrapper._observe._events import BudgetThreshold, Event, UncertainCharge
 from wrapper._settings import Settings

@@ -4,6 +4,8 @@ The pipeline imports the ledger's call API from here: ``Ledger``, ``Estimate``, 
 """
 
 from ._estimator import Estimate
-from ._ledger import BudgetStatus, Ledger, Reservation
+from ._ledger import Ledger
+from ._settle import Reservation
+from ._status import BudgetStatus
 
 __all__ = ["BudgetStatus", "Estimate", "Ledger", "Reservation"]

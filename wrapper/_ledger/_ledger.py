@@ -23,7 +23,8 @@ still within its limit as far as this client knows (if not, stop retrying). Or s
 Settling never does I/O: rows are queued to the write-behind writer (:mod:`._writer`; every 100 ms, at
 :meth:`Ledger.flush` and :meth:`Ledger.close`). A failed write is logged and retried, never raised (the answer is
 not lost; the charges stay held in the lease, counted as used). ``close()`` returns the lease's unused rest.
-Alerts: :mod:`wrapper._ledger._alerts`.
+Settling: :mod:`wrapper._ledger._settle`; the read side (totals, summary, rows, leases, reconcile):
+:mod:`wrapper._ledger._status`; alerts: :mod:`wrapper._ledger._alerts`.
 """
 
 from __future__ import annotations
@@ -36,8 +37,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import attrs
-
 from .._errors import BudgetExceededError, ConfigError
 from .._observe._events import BudgetBoundExceeded, EventHook
 from .._observe._log import get_logger
@@ -46,49 +45,19 @@ from ._alerts import THRESHOLDS, BudgetAlerts, halt_message
 from ._bounds import Bounds
 from ._budget import Budget
 from ._estimator import Estimate, Estimator
-from ._lease import Lease, LeasePolicy, LeaseRow
+from ._lease import LeasePolicy
 from ._pricing import Price, PriceTable, default_price_cache_path
-from ._records import ZERO as _ZERO
-from ._records import Entry, LedgerRow, RunTotals
+from ._settle import Reservation, Settling
+from ._status import Reading
 from ._store import Store, open_store
 from ._writer import FLUSH_INTERVAL_S
 
-__all__ = ["BudgetStatus", "Estimate", "Ledger", "Reservation"]
+__all__ = ["Ledger"]
 
 log = get_logger("ledger")
 
 
-@attrs.define(eq=False)
-class Reservation:
-    """A call's hold on the budget; settle it exactly once. ``amount`` is None when the price is unknown."""
-
-    id: str
-    run_id: str
-    estimate: Estimate
-    amount: Decimal | None
-    settled: bool = False
-    lease: Lease | None = None  # the lease the hold came from (None without a budget)
-
-
-@attrs.frozen
-class BudgetStatus:
-    """A run's budget at a glance (USD); ``limit``/``remaining`` are None without a budget."""
-
-    run_id: str
-    limit: Decimal | None
-    committed: Decimal
-    reserved: Decimal
-    uncertain: Decimal
-    remaining: Decimal | None
-    leased: Decimal = Decimal(0)
-    """This client's lease room: taken from the run, not yet held by a call (not in ``reserved``)."""
-    open_leases: int = 0
-    stale_leases: int = 0
-    stale: Decimal = Decimal(0)
-    """USD charged as uncertain by settling stale leases of dead clients (part of ``uncertain``)."""
-
-
-class Ledger:
+class Ledger(Settling, Reading):
     """Estimates, reserves and records the cost of calls against one run's budget. Thread-safe.
 
     ``bounds`` holds the allowances of the worst-case prompt bound (replace it on an instance to tune them);
@@ -228,110 +197,6 @@ class Ledger:
                               "TOGETHER_PRICES_FILE (a budget needs a price for every model)")
         return Reservation(id=self._new_id(), run_id=self.run_id, estimate=estimate, amount=estimate.cost)
 
-    def record_attempt(self, r: Reservation, *, request_id: str | None, latency_s: float | None, attempt: int,
-                       status: int | None, error_type: str | None) -> None:
-        """Record a definitely failed attempt inside a retry loop (no charge; the reservation stays open)."""
-        self._add(self._row(r, "error", Decimal(0), request_id=request_id, latency_s=latency_s, attempt=attempt,
-                            status=status, error_type=error_type, new=True))
-
-    def charge_uncertain_attempt(self, r: Reservation, *, request_id: str | None, latency_s: float | None,
-                                 attempt: int, reason: str, status: int | None = None) -> bool:
-        """Charge an intermediate attempt that may have been billed (its estimate), keeping ``r`` open.
-
-        Returns:
-            Whether the run is still within its limit after the charge, as far as this client knows without I/O
-            (always True without a budget); when False, a retry could overspend: stop retrying.
-        """
-        entry = self._row(r, "uncertain", r.amount, request_id=request_id, latency_s=latency_s, attempt=attempt,
-                          status=status, error_type=reason, new=True)
-        within = self._budget.charge(r.lease, entry.uncertain, entry)
-        self.alerts.uncertain(r.estimate.model, r.amount, request_id, reason)
-        return within
-
-    def settle_ok(self, r: Reservation, *, usage_prompt: int | None, usage_completion: int | None,
-                  request_id: str | None, latency_s: float | None, attempt: int, status: int = 200) -> Decimal | None:
-        """Commit the actual cost from usage and release the rest of the hold.
-
-        Missing usage counts as the estimate (prompt estimate, the full ``max_tokens``): billed, amount unknown.
-
-        Returns:
-            The cost recorded, or None when the model has no price.
-        """
-        est = r.estimate
-        if usage_prompt is None or usage_completion is None:
-            log.bind(model=est.model, request_id=request_id).warning("no usage in the answer: charging the estimate")
-        prompt = usage_prompt if usage_prompt is not None else est.prompt_tokens
-        completion = usage_completion if usage_completion is not None else est.max_completion_tokens
-        price = self.price_of(est.model)
-        cost = price.cost(prompt, completion) if price is not None else None
-        if usage_prompt is not None and est.size.learnable:
-            self.estimator.learn(est.model, est.size.units, usage_prompt)
-        if cost is not None and r.amount is not None and cost > r.amount:  # the worst case was not the worst
-            event = BudgetBoundExceeded(
-                at=self._clock(), run_id=r.run_id, model=est.model, reserved=r.amount, cost=cost,
-                prompt_tokens=usage_prompt, prompt_bound=est.prompt_tokens, completion_tokens=usage_completion,
-                completion_bound=est.max_completion_tokens, request_id=request_id)
-            if self.limit is not None:
-                self.halted = event  # before the hook runs: from now on reserve() refuses
-            self.alerts.bound_exceeded(event)
-        self._settle(r, self._row(r, "ok", cost, request_id=request_id, latency_s=latency_s, attempt=attempt,
-                                  status=status, prompt=usage_prompt, completion=usage_completion))
-        return cost
-
-    def settle_error(self, r: Reservation, *, request_id: str | None, latency_s: float | None, attempt: int,
-                     status: int | None, error_type: str | None) -> None:
-        """The call definitely failed (nothing billed): release the whole hold."""
-        self._settle(r, self._row(r, "error", Decimal(0), request_id=request_id, latency_s=latency_s,
-                                  attempt=attempt, status=status, error_type=error_type))
-
-    def settle_uncertain(self, r: Reservation, *, request_id: str | None, latency_s: float | None, attempt: int,
-                         reason: str, status: int | None = None) -> None:
-        """The call may have been billed without an answer: keep the estimate as an uncertain charge."""
-        self._settle(r, self._row(r, "uncertain", r.amount, request_id=request_id, latency_s=latency_s,
-                                  attempt=attempt, status=status, error_type=reason))
-        self.alerts.uncertain(r.estimate.model, r.amount, request_id, reason)
-
-    def totals(self) -> RunTotals:
-        """This run's totals (shared with other processes naming the same run), after flushing this client's rows.
-
-        ``reserved`` is what calls hold: this client's calls in flight plus other clients' leases; this client's
-        own unused lease is not counted (it is still this client's to spend, and goes back at :meth:`close`).
-        """
-        return self._budget.view()
-
-    def spent(self) -> Decimal:
-        """USD committed plus uncertain charges in this run."""
-        return self.totals().spent
-
-    def remaining(self) -> Decimal | None:
-        """USD left for new reservations (limit - committed - reserved - uncertain), or None without a budget."""
-        return None if self.limit is None else self.limit - self.totals().used
-
-    def summary(self) -> BudgetStatus:
-        """The run's budget at a glance, with its leases (reads the store)."""
-        t = self.totals()
-        left = None if self.limit is None else self.limit - t.used
-        leases = self._store.leases(self.run_id)
-        return BudgetStatus(self.run_id, self.limit, t.committed, t.reserved, t.uncertain, left,
-                            leased=self._budget.lease_free(),
-                            open_leases=sum(1 for lease in leases if lease.state == "open"),
-                            stale_leases=sum(1 for lease in leases if lease.state == "stale"),
-                            stale=sum((lease.stale_charge for lease in leases), Decimal(0)))
-
-    def rows(self, *, run_id: str | None = None, since: datetime | None = None,
-             until: datetime | None = None) -> list[LedgerRow]:
-        """Rows of the store (every run unless ``run_id``), ordered by time, after a flush; for reports."""
-        self._budget.writer.flush()
-        return self._store.rows(run_id=run_id, since=since, until=until)
-
-    def leases(self, *, run_id: str | None = None) -> list[LeaseRow]:
-        """Leases of the store (every run unless ``run_id``), oldest first; for reports."""
-        return self._store.leases(run_id)
-
-    def reconcile(self) -> list[LeaseRow]:
-        """Settle every expired lease in the store now (their held amount becomes an uncertain charge)."""
-        return self._budget.reconcile()
-
     def flush(self) -> None:
         """Write this client's queued history rows now (the writer does it every 100 ms anyway)."""
         self._budget.writer.flush()
@@ -365,27 +230,3 @@ class Ledger:
     def _new_id(self) -> str:
         """A unique id, cheaply: this ledger's random 64-bit prefix and a counter (uuid4 costs ~6 µs a call)."""
         return f"{self._id_prefix}{next(self._ids):08x}"
-
-    def _row(self, r: Reservation, outcome: str, cost: Decimal | None, *, request_id: str | None,
-             latency_s: float | None, attempt: int, status: int | None, error_type: str | None = None,
-             prompt: int | None = None, completion: int | None = None, new: bool = False) -> Entry:
-        """A history row as the writer queues it (a tuple in LedgerRow's column order, time as epoch seconds),
-        with the charge it moves: ``ok`` commits ``cost``, ``uncertain`` keeps it, ``error`` charges nothing."""
-        charge = cost or _ZERO
-        values = (self._new_id() if new else r.id, self._clock(), r.run_id, r.id, r.estimate.model, outcome, attempt,
-                  request_id, prompt, completion, r.amount, cost,
-                  None if latency_s is None else round(latency_s * 1000.0, 3), status, error_type)
-        return Entry(values, None if r.lease is None else r.lease.id, charge if outcome == "ok" else _ZERO,
-                     charge if outcome == "uncertain" else _ZERO)
-
-    def _settle(self, r: Reservation, entry: Entry) -> None:
-        """End the hold in memory and queue the row (the writer flushes it; a failed write is retried)."""
-        with self._lock:
-            if r.settled:
-                raise RuntimeError(f"reservation {r.id} is already settled")
-            r.settled = True
-        self._budget.settle(r.lease, r.amount, entry.committed + entry.uncertain, entry)
-
-    def _add(self, entry: Entry) -> None:
-        self._budget.writer.put(entry)
-
