@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from wrapper import AsyncClient, ChatCompletionResponse, Client, ModelInfo, Settings
-from wrapper._policies._retry import sleeping_with
+from wrapper._policies._retry_sleep import sleeping_with
 
 API_KEY = "sk-test-PLANTED-0123456789abcdef0123456789abcdef"
 BASE_URL = "https://api.together.xyz/v1"

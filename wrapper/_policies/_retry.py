@@ -1,4 +1,4 @@
-"""Retry policy: decide whether a failed attempt is retried and how long to wait first; the only backoff import.
+"""Retry policy: decide whether a failed attempt is retried and how long to wait first, inside backoff's retry loop.
 
 The retry *loop* lives in the two client shells (``time.sleep`` in ``Client``,
 ``asyncio.sleep`` in ``AsyncClient``); this module is the pure policy that the loop
@@ -42,16 +42,16 @@ Together's ``x-should-retry`` header: the core stores it on the error as
 ``True`` forces a retry of an otherwise non-retryable :class:`APIStatusError`, except
 :class:`ModelNotAvailableError` (not transient by Together's own docs) and :class:`CreditLimitError`. It never
 affects our local errors, which carry no response.
+
+The only other module importing backoff is ``_retry_sleep``, a test hook that makes backoff sleep with injected
+functions.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
-import types
-from collections.abc import Callable, Generator, Iterator
-from datetime import datetime
+from collections.abc import Callable, Generator
 from typing import Any, cast
 
 import attrs
@@ -78,7 +78,6 @@ __all__ = [
     "hinted_waits",
     "is_retryable",
     "retrying",
-    "sleeping_with",
     "parse_retry_after",
     "reset_seconds",
     "should_retry_header",
@@ -311,50 +310,3 @@ def retrying(
     wrapped: Callable[..., Any] = decorate(fn)
     return wrapped
 
-
-@contextlib.contextmanager
-def sleeping_with(sleep: Callable[[float], None], asleep: Callable[[float], Any]) -> Iterator[None]:
-    """Make backoff's retry loops sleep with ``sleep`` / ``asleep`` (tests: record waits, never wait).
-
-    backoff sleeps with ``time.sleep`` / ``asyncio.sleep`` and measures ``max_time`` with ``datetime.now()``, each
-    looked up on its own modules; this swaps those names on backoff's modules only (never on ``time``, ``asyncio``
-    or ``datetime`` themselves) and restores them on exit. backoff's clock stands still meanwhile, so only
-    :func:`hinted_waits`, on the client's injected clock, decides the deadline -- as it does in production, where
-    backoff's ``max_time`` is the same deadline measured on the wall clock, a backstop.
-    """
-    import asyncio
-
-    from backoff import _async, _sync
-
-    frozen = types.SimpleNamespace(datetime=_FrozenDatetime)
-    names = (("time", _sync, types.SimpleNamespace(sleep=sleep)), ("asyncio", _async, _Proxy(asyncio, sleep=asleep)),
-             ("datetime", _sync, frozen), ("datetime", _async, frozen))
-    saved = [(module, name, getattr(module, name)) for name, module, _ in names]
-    for name, module, stand_in in names:
-        setattr(module, name, stand_in)
-    try:
-        yield
-    finally:
-        for module, name, original in saved:
-            setattr(module, name, original)
-
-
-class _FrozenDatetime:
-    """``datetime.datetime`` as backoff uses it, with a clock that never moves."""
-
-    _at = datetime(2026, 1, 1)
-
-    @classmethod
-    def now(cls) -> Any:
-        return cls._at
-
-
-class _Proxy:
-    """A module stand-in: the given attributes, everything else from the module."""
-
-    def __init__(self, module: types.ModuleType, **overrides: Any) -> None:
-        self._module = module
-        self.__dict__.update(overrides)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._module, name)
