@@ -8,7 +8,7 @@ import pytest
 from wrapper import APIConnectionError, APIResponseValidationError, APITimeoutError, RateLimitError, ServerError
 from wrapper._errors import APIError
 from wrapper._pipeline._call import Call, forbid_resend
-from wrapper._policies._retry import is_retryable
+from wrapper._policies._retryable import is_retryable
 
 
 def create_call(resend: bool = False) -> Call:

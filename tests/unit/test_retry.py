@@ -25,14 +25,8 @@ from wrapper._errors import (
     StreamError,
     TogetherError,
 )
-from wrapper._policies._retry import (
-    RETRYABLE_STATUSES,
-    RetryPolicy,
-    describe,
-    is_retryable,
-    parse_retry_after,
-    should_retry_header,
-)
+from wrapper._policies._retry import RetryPolicy, describe, parse_retry_after, should_retry_header
+from wrapper._policies._retryable import RETRYABLE_STATUSES, is_retryable
 from wrapper._settings import Settings
 
 NOW_WALL = 1_700_000_000.0  # a fixed wall clock (2023-11-14T22:13:20Z)

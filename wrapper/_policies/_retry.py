@@ -13,38 +13,15 @@ endpoint. It is configured so that backoff only loops and sleeps, and every deci
   one, the exponential step (``backoff.expo``) otherwise, our own jitter (which never shortens a hint) -- or
   stops (backoff then gives up and re-raises) when waiting would pass the deadline, a hint is above
   ``max_wait``, or the failure just opened the model's breaker (a retry would only fail fast);
-* ``jitter=None`` (backoff's full jitter would shorten server hints), ``giveup`` = not :func:`is_retryable`,
-  ``max_tries`` = ``max_retries + 1``, ``max_time`` = the call's deadline, ``logger=None``: the
-  ``on_backoff``/``on_giveup`` handlers log and emit our events instead.
+* ``jitter=None`` (backoff's full jitter would shorten server hints), ``giveup`` = not
+  :func:`~._retryable.is_retryable`, ``max_tries`` = ``max_retries + 1``, ``max_time`` = the call's deadline,
+  ``logger=None``: the ``on_backoff``/``on_giveup`` handlers log and emit our events instead.
 
 Streams are retried by the same loop around their *opener* (up to the first event), never after output was
 delivered (backoff cannot retry an async generator, and must not).
 
-What is retried (see :func:`is_retryable`):
-
-* :class:`APIStatusError` with status 408, 429, 500, 502, 503 or 504;
-* :class:`APIConnectionError` with ``sent=False`` (the request never left: connect
-  errors and connect timeouts), always;
-* attempts that may have reached Together and may have been billed, only while
-  ``retry_read_timeouts`` is True: :class:`APITimeoutError` with ``sent=True`` (read or
-  idle timeouts), an :class:`APIConnectionError` with ``sent=True`` that is not a timeout
-  (connection reset after sending: treated like a read timeout), and
-  :class:`APIResponseValidationError` (a truncated or malformed 2xx body).
-
-Never retried: any other status (400, 401, 402, 403, 404, 422, ...),
-:class:`ModelNotAvailableError`, :class:`CreditLimitError` (a 429 about money, not pace),
-:class:`StreamError` (output was already delivered),
-our own local errors (validation, budget, open circuit, local rate-limit timeout,
-config), cancellation and anything that is not a :class:`TogetherError`.
-
-Together's ``x-should-retry`` header: the core stores it on the error as
-``error.should_retry`` (``bool | None``). ``False`` forbids a retry of anything;
-``True`` forces a retry of an otherwise non-retryable :class:`APIStatusError`, except
-:class:`ModelNotAvailableError` (not transient by Together's own docs) and :class:`CreditLimitError`. It never
-affects our local errors, which carry no response.
-
-The only other module importing backoff is ``_retry_sleep``, a test hook that makes backoff sleep with injected
-functions.
+Which failures are retried is decided in ``_retryable``. The only other module importing backoff is
+``_retry_sleep``, a test hook that makes backoff sleep with injected functions.
 """
 
 from __future__ import annotations
@@ -64,28 +41,21 @@ from .._errors import (
     APIStatusError,
     APITimeoutError,
     ConfigError,
-    CreditLimitError,
-    ModelNotAvailableError,
 )
 from .._settings import Settings
 from ._hints import parse_retry_after, reset_seconds, should_retry_header
+from ._retryable import is_retryable
 
 __all__ = [
-    "RETRYABLE_STATUSES",
     "RetryPolicy",
     "RetryState",
     "describe",
     "hinted_waits",
-    "is_retryable",
     "retrying",
     "parse_retry_after",
     "reset_seconds",
     "should_retry_header",
 ]
-
-RETRYABLE_STATUSES: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
-"""HTTP statuses worth another attempt: request timeout, rate limit, transient server failures."""
-
 
 
 def _must(rule: str, test: Callable[[float], bool], *, optional: bool = False) -> Any:
@@ -224,30 +194,6 @@ def describe(error: BaseException) -> str:
     return type(error).__name__
 
 
-def is_retryable(error: BaseException, retry_read_timeouts: bool) -> bool:
-    """Whether another attempt may succeed, honouring ``error.should_retry`` (``x-should-retry``).
-
-    Args:
-        error: the failure of one attempt.
-        retry_read_timeouts: whether attempts that may have reached Together (read timeouts,
-            connections lost after sending, unreadable 2xx bodies) are retried.
-    """
-    if isinstance(error, APIStatusError):
-        server_says: bool | None = getattr(error, "should_retry", None)
-        if isinstance(error, (ModelNotAvailableError, CreditLimitError)) or server_says is False:
-            return False
-        return server_says is True or error.status_code in RETRYABLE_STATUSES
-    if getattr(error, "should_retry", None) is False:
-        return False
-    if isinstance(error, APIConnectionError) and error.local:  # refused on our side: another try fails alike
-        return False
-    if isinstance(error, APIConnectionError):  # includes APITimeoutError
-        return not error.sent or retry_read_timeouts
-    if isinstance(error, APIResponseValidationError):
-        return retry_read_timeouts
-    return False  # StreamError, our local errors, cancellation and foreign exceptions
-
-
 @attrs.frozen
 class WaitEnv:
     """What :func:`hinted_waits` reads besides the policy: the monotonic clock and the random source.
@@ -309,4 +255,3 @@ def retrying(
         giveup=giveup, on_backoff=backed_off, on_giveup=gave_up, logger=None, policy=policy, env=env)
     wrapped: Callable[..., Any] = decorate(fn)
     return wrapped
-
