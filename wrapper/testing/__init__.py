@@ -13,9 +13,10 @@ Example::
         assert server.max_in_window(1.0) <= 10
 """
 
-from wrapper.testing._fake_batches import BatchTiming, FakeBatches
+from wrapper.testing._fake_batches import FakeBatches
 from wrapper.testing._fake_cli import main
 from wrapper.testing._fake_faults import FAULT_KINDS, FakeStats, Fault, FaultKind, RequestRecord
+from wrapper.testing._fake_jobs import BatchTiming
 from wrapper.testing._fake_server import FakeTogetherServer
 
 __all__ = ["FAULT_KINDS", "BatchTiming", "FakeBatches", "FakeStats", "FakeTogetherServer", "Fault", "FaultKind",

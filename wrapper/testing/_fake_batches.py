@@ -1,12 +1,9 @@
-"""The fake server's Batch API: files and batch jobs with configurable timing, failures, expiry and cancellation.
+"""The fake server's Batch API endpoints: files and batch jobs, with test controls that hold requests.
 
 :class:`FakeBatches` holds the state (files, jobs, counters) and answers ``POST /files/upload``, ``GET /files``,
 ``GET /files/{id}``, ``GET /files/{id}/content``, ``POST``/``GET /batches``, ``GET /batches/{id}`` and
-``POST /batches/{id}/cancel`` in Together's shapes. A job's status is a pure function of the wall clock:
-``VALIDATING`` for ``timing.validating`` seconds, then ``IN_PROGRESS`` (``progress`` rising linearly) for
-``timing.in_progress`` seconds, then ``COMPLETED``; ``EXPIRED`` when ``timing.expire_after`` passes first;
-``CANCELLED`` once cancelled. A terminal job gets an output file (one line per finished row) and, when some rows
-failed, an error file; an expired or cancelled job delivers the rows finished by then.
+``POST /batches/{id}/cancel`` in Together's shapes. How a job moves through its statuses over time (configured by
+:class:`~wrapper.testing._fake_jobs.BatchTiming`) and the result lines it writes are in :mod:`._fake_jobs`.
 
 The state lives in this object, not in the server: give the same ``FakeBatches`` to a new
 :class:`~wrapper.testing.FakeTogetherServer` on the same port to simulate a server restart mid-job.
@@ -14,13 +11,6 @@ The state lives in this object, not in the server: give the same ``FakeBatches``
 until :meth:`FakeBatches.release`, so a test can kill a client at an exact step; a held request whose client
 went away is dropped without effect. ``gate("upload:after")`` (or ``"create:after"``) instead does the work and
 holds only the answer: the file or job exists, but a client killed then never saw its id.
-
-Output lines (OpenAI-compatible, as Together writes them)::
-
-    {"id": "batch_req_1", "custom_id": "a", "response": {"status_code": 200, "request_id": "...", "body": {...}},
-     "error": null}
-    {"id": "batch_req_2", "custom_id": "b", "response": {"status_code": 400, "body": {"error": {...}}},
-     "error": {"code": "invalid_request_error", "message": "..."}}
 """
 
 from __future__ import annotations
@@ -32,38 +22,16 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 import attrs
 from aiohttp import BodyPartReader, web
 
-from wrapper.testing import _fake_bodies as bodies
+from wrapper.testing._fake_jobs import BatchTiming, Job, iso, job_results, job_state
 
-__all__ = ["BatchTiming", "FakeBatches"]
+__all__ = ["FakeBatches"]
 
 _JSON = "application/json"
-
-
-def _ids(values: Iterable[str]) -> frozenset[str]:
-    return frozenset(str(v) for v in values)
-
-
-@attrs.frozen(kw_only=True)
-class BatchTiming:
-    """How a fake batch job behaves.
-
-    Attributes:
-        validating: seconds in ``VALIDATING``.
-        in_progress: seconds in ``IN_PROGRESS`` (progress rises linearly from 0 to 100).
-        expire_after: seconds after creation at which an unfinished job becomes ``EXPIRED``; None = never.
-        fail_ids: custom ids whose rows fail into the error file (as a 400 ``invalid_request_error``).
-    """
-
-    validating: float = 0.1
-    in_progress: float = 0.5
-    expire_after: float | None = None
-    fail_ids: frozenset[str] = attrs.field(default=frozenset(), converter=_ids)
 
 
 @attrs.define
@@ -73,21 +41,6 @@ class _File:
     purpose: str
     data: bytes
     created: int
-
-
-@attrs.define
-class _Job:
-    id: str
-    input_file_id: str
-    model_id: str | None
-    endpoint: str
-    created: float
-    lines: list[dict[str, Any]]
-    timing: BatchTiming
-    cancelled_at: float | None = None
-    output_file_id: str | None = None
-    error_file_id: str | None = None
-    finished: str | None = None  # the terminal status once the files are written
 
 
 class FakeBatches:
@@ -106,7 +59,7 @@ class FakeBatches:
         self.timing = timing or BatchTiming()
         self._clock = clock
         self.files: dict[str, _File] = {}
-        self.jobs: dict[str, _Job] = {}
+        self.jobs: dict[str, Job] = {}
         self.counts: collections.Counter[str] = collections.Counter()
         self.held: collections.Counter[str] = collections.Counter()
         self._gates: set[str] = set()
@@ -206,7 +159,7 @@ class FakeBatches:
             return _error(400, f"no batch-api file {file_id!r}", "invalid_request_error")
         lines = [json.loads(raw) for raw in source.data.splitlines() if raw.strip()]
         with self._lock:
-            job = _Job(self._new_id("batch"), file_id, body.get("model_id"), body.get("endpoint", ""),
+            job = Job(self._new_id("batch"), file_id, body.get("model_id"), body.get("endpoint", ""),
                        self._clock(), lines, self.timing)
             self.jobs[job.id] = job
         return _json({"job": self._job_body(job), "warning": None}, status=201)
@@ -222,49 +175,33 @@ class FakeBatches:
         job = self.jobs.get(request.match_info["id"])
         if job is None:
             return _error(404, "batch not found", "not_found")
-        status, _ = self._state(job, self._clock())
+        status, _ = job_state(job, self._clock())
         if status in ("VALIDATING", "IN_PROGRESS") and job.cancelled_at is None:
             job.cancelled_at = self._clock()
         return _json(self._job_body(job))
 
-    # ----------------------------------------------------------------- the job's state (a function of time)
-    def _state(self, job: _Job, now: float) -> tuple[str, float]:
-        """(status, fraction of rows done) at ``now``."""
-        t = job.timing
-        end = now if job.cancelled_at is None else min(now, job.cancelled_at)
-        if t.expire_after is not None:
-            end = min(end, job.created + t.expire_after)
-        running = end - job.created - t.validating
-        fraction = 0.0 if running <= 0 else min(1.0, running / t.in_progress) if t.in_progress > 0 else 1.0
-        if fraction >= 1.0:
-            return "COMPLETED", 1.0
-        if job.cancelled_at is not None:
-            return "CANCELLED", fraction
-        if t.expire_after is not None and now >= job.created + t.expire_after:
-            return "EXPIRED", fraction
-        return ("VALIDATING" if running <= 0 else "IN_PROGRESS"), fraction
-
-    def _job_body(self, job: _Job) -> dict[str, Any]:
-        status, fraction = self._state(job, self._clock())
+    # ----------------------------------------------------------------- a job's answer and its files
+    def _job_body(self, job: Job) -> dict[str, Any]:
+        status, fraction = job_state(job, self._clock())
         if status in ("COMPLETED", "CANCELLED", "EXPIRED") and job.finished is None:
             self._finish(job, status, fraction)
         return {
             "id": job.id, "user_id": "fake-user", "input_file_id": job.input_file_id, "status": status,
             "progress": round(fraction * 100, 2), "endpoint": job.endpoint, "model_id": job.model_id,
             "file_size_bytes": len(self.files[job.input_file_id].data),
-            "created_at": _iso(job.created), "job_deadline": _iso(job.created + 86400),
-            "completed_at": _iso(self._clock()) if job.finished else None,
+            "created_at": iso(job.created), "job_deadline": iso(job.created + 86400),
+            "completed_at": iso(self._clock()) if job.finished else None,
             "output_file_id": job.output_file_id, "error_file_id": job.error_file_id,
             "error": None if status != "EXPIRED" else "the batch expired before every request finished",
         }
 
-    def _finish(self, job: _Job, status: str, fraction: float) -> None:
+    def _finish(self, job: Job, status: str, fraction: float) -> None:
         """Write the output and error files of a job that reached ``status`` with ``fraction`` of rows done."""
         with self._lock:
             if job.finished is not None:
                 return
             done = int(len(job.lines) * fraction + 1e-9)
-            out, err = _results(job, job.lines[:done])
+            out, err = job_results(job, job.lines[:done])
             if out:
                 job.output_file_id = self._store(f"{job.id}-output.jsonl", out)
             if err:
@@ -275,37 +212,6 @@ class FakeBatches:
         stored = _File(self._new_id("file"), name, "batch-generated", b"".join(lines), int(self._clock()))
         self.files[stored.id] = stored
         return stored.id
-
-
-def _results(job: _Job, lines: list[dict[str, Any]]) -> tuple[list[bytes], list[bytes]]:
-    out: list[bytes] = []
-    err: list[bytes] = []
-    for n, line in enumerate(lines, 1):
-        custom_id = str(line.get("custom_id"))
-        raw = line.get("body")
-        body: dict[str, Any] = raw if isinstance(raw, dict) else {}
-        rid = f"{job.id}-req-{n}"
-        valid = isinstance(body.get("messages"), list) and isinstance(body.get("model"), str)
-        if custom_id in job.timing.fail_ids or not valid:
-            message = "the request was rejected" if valid else "body needs model and messages"
-            error = {"error": {"message": message, "type": "invalid_request_error", "code": None}}
-            err.append(_line({"id": f"batch_req_{n}", "custom_id": custom_id, "response": {
-                "status_code": 400, "request_id": rid, "body": error}, "error": {
-                "code": "invalid_request_error", "message": message}}))
-            continue
-        reply = bodies.build_reply(body, body["model"])
-        completion = json.loads(bodies.completion_body(rid, n, int(job.created), body["model"], reply))
-        out.append(_line({"id": f"batch_req_{n}", "custom_id": custom_id, "response": {
-            "status_code": 200, "request_id": rid, "body": completion}, "error": None}))
-    return out, err
-
-
-def _line(record: dict[str, Any]) -> bytes:
-    return json.dumps(record, separators=(",", ":")).encode() + b"\n"
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _file_body(f: _File) -> dict[str, Any]:
