@@ -22,7 +22,8 @@ from wrapper._errors import (
     ServerError,
     StreamError,
 )
-from wrapper._policies._breaker import BreakerBoard, ModelBreaker, is_counted
+from wrapper._policies._breaker import ModelBreaker, is_counted
+from wrapper._policies._breaker_board import BreakerBoard
 from wrapper._settings import Settings
 
 Transition = tuple[str, str, str, int]

@@ -28,7 +28,7 @@ from .._ledger._pricing import default_price_cache_path
 from .._observe._events import EventHook
 from .._observe._log import get_logger, log_attempt
 from .._observe._metrics import ClientMetrics
-from .._policies._breaker import BreakerBoard
+from .._policies._breaker_board import BreakerBoard
 from .._policies._limiter import RateLimiter
 from .._policies._retry import RetryPolicy, WaitEnv
 from .._settings import Settings

@@ -24,6 +24,8 @@ reads ``time.monotonic`` itself and lets every caller through while half-open.
 An outcome reported while **open** (from a request begun before it opened) changes nothing.
 Each transition is reported once to ``on_transition(model, old, new, failures)``, in order,
 outside the state lock; a callback that raises is logged and ignored.
+
+A client's breakers, one per model, are kept in a :class:`~._breaker_board.BreakerBoard`.
 """
 
 from __future__ import annotations
@@ -32,17 +34,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from inspect import iscoroutinefunction
 from types import TracebackType
-from typing import Any, Literal, NoReturn
+from typing import Literal, NoReturn
 
 from circuitbreaker import STATE_CLOSED, STATE_HALF_OPEN, STATE_OPEN, CircuitBreaker
 
 from .._errors import APIConnectionError, APIStatusError, CircuitOpenError, ConfigError, ServerError
 from .._observe._log import get_logger
-from .._settings import Settings
 
-__all__ = ["BreakerBoard", "ModelBreaker", "OnTransition", "is_counted"]
+__all__ = ["ModelBreaker", "OnTransition", "is_counted"]
 
 OnTransition = Callable[[str, str, str, int], None]
 """``on_transition(model, old_state, new_state, counted_failures_in_window)``."""
@@ -268,74 +268,3 @@ class ModelBreaker(CircuitBreaker):  # type: ignore[misc]  # circuitbreaker ship
                 except Exception:  # a dashboard hook must never break the call path
                     _log.exception("on_transition hook failed for model {model}", model=self.model)
 
-
-class BreakerBoard:
-    """The breakers of one client (and its ``with_options`` copies): one per model, made on first use."""
-
-    def __init__(
-        self,
-        *,
-        failures: int = 5,
-        window: float = 60.0,
-        recovery: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
-        on_transition: OnTransition | None = None,
-    ) -> None:
-        self.failures = failures
-        self.window = window
-        self.recovery = recovery
-        self._clock = clock
-        self._on_transition = on_transition
-        self._breakers: dict[str, ModelBreaker] = {}
-        self._lock = threading.Lock()
-
-    @classmethod
-    def from_settings(
-        cls, s: Settings, clock: Callable[[], float] = time.monotonic, on_transition: OnTransition | None = None
-    ) -> BreakerBoard:
-        """Build a board from ``TOGETHER_BREAKER_FAILURES`` / ``_WINDOW`` / ``_RECOVERY``."""
-        return cls(failures=s.breaker_failures, window=s.breaker_window, recovery=s.breaker_recovery,
-                   clock=clock, on_transition=on_transition)
-
-    def get(self, model: str) -> ModelBreaker:
-        """The breaker of ``model``; ids differing only in case share one (Together lower-cases some)."""
-        key = model.casefold()
-        with self._lock:
-            breaker = self._breakers.get(key)
-            if breaker is None:
-                breaker = ModelBreaker(model, failures=self.failures, window=self.window, recovery=self.recovery,
-                                       clock=self._clock, on_transition=self._on_transition)
-                self._breakers[key] = breaker
-        return breaker
-
-    def decorate(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """Wrap one attempt ``fn(call, ...)`` (sync or async) in the breaker of ``call.key``.
-
-        Each model's breaker decorates ``fn`` once, with circuitbreaker's own decorator: it refuses while open
-        (our :class:`CircuitOpenError`, through its fallback hook) and runs the attempt under ``with breaker:``,
-        whose ``__enter__``/``__exit__`` are the windowed, single-probe rules above.
-        """
-        guarded: dict[str, Callable[..., Any]] = {}
-
-        def of(key: str) -> Callable[..., Any]:
-            found = guarded.get(key)
-            if found is None:
-                found = guarded[key] = self.get(key).decorate(fn)
-            return found
-
-        if iscoroutinefunction(fn):
-            async def run_async(call: Any, *args: Any, **kwargs: Any) -> Any:
-                return await of(call.key)(call, *args, **kwargs)
-
-            return run_async
-
-        def run(call: Any, *args: Any, **kwargs: Any) -> Any:
-            return of(call.key)(call, *args, **kwargs)
-
-        return run
-
-    def states(self) -> dict[str, str]:
-        """Each known model (as first spelled) and its state: ``closed``, ``open`` or ``half_open``."""
-        with self._lock:
-            breakers = list(self._breakers.values())
-        return {b.model: b.state for b in breakers}
