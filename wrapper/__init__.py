@@ -59,7 +59,7 @@ _EXPORTS: dict[str, str] = {
     "FunctionMessage": "._types",
     "LocalRateLimitTimeout": "._errors",
     "MessageParam": "._types",
-    "MetricsSnapshot": "._observe._metrics",
+    "MetricsSnapshot": "._observe._snapshot",
     "ModelAlternative": "._pipeline._catalog",
     "ModelCheck": "._pipeline._catalog",
     "ModelFallback": "._observe._events",
@@ -137,7 +137,7 @@ if TYPE_CHECKING:
     from ._observe._log import (
         enable_json_logs,
     )
-    from ._observe._metrics import (
+    from ._observe._snapshot import (
         MetricsSnapshot,
     )
     from ._pipeline._async._client import (

@@ -10,7 +10,8 @@ from decimal import Decimal
 import pytest
 from prometheus_client import REGISTRY, generate_latest
 
-from wrapper._observe._metrics import ClientMetrics, MetricsSnapshot, nearest_rank
+from wrapper._observe._metrics import ClientMetrics
+from wrapper._observe._snapshot import MetricsSnapshot, nearest_rank
 
 PLANTED_KEY = "sk-test-PLANTED1234567890abcdef"
 

@@ -2,82 +2,31 @@
 
 Each :class:`ClientMetrics` owns its own ``CollectorRegistry``, so two clients in one
 process never collide and nothing lands in prometheus-client's global registry.
-Labels carry only model ids (strict character set, no key-like text, at most 200 distinct)
-and short fixed words for outcomes and retry reasons (normalised to ``[a-z0-9_]``, e.g.
-``"429 dynamic_request_limited"`` -> ``429_dynamic_request_limited``, at most 64 distinct);
-a value that fails a check becomes ``other``. Callers pass words from code, never user text.
-
-Prometheus histograms only keep buckets, so for exact p50/p95/p99 we also keep a bounded
-reservoir (a deque) of the most recent latencies. Percentiles use the nearest-rank method:
-the value at position ``ceil(p/100 * n)`` of the sorted list. Every attempt counts as a
-request (a retry is a real request), so ``success_rate`` is ok attempts / all attempts.
+Label values are checked and bounded by :mod:`._labels`; the snapshot and its exact
+percentiles (from a bounded reservoir of recent latencies) are in :mod:`._snapshot`.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import threading
 import time
 from collections import Counter as Tally
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
-import attrs
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
 
-from ._log import REDACTED, redact
+from ._labels import Labels
+from ._snapshot import MetricsSnapshot, nearest_rank
 
-__all__ = ["BREAKER_STATES", "ClientMetrics", "MetricsSnapshot", "nearest_rank"]
+__all__ = ["BREAKER_STATES", "ClientMetrics"]
 
 BREAKER_STATES = {"closed": 0, "open": 1, "half_open": 2}
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, math.inf)
-_NOT_WORD = re.compile(r"[^a-z0-9]+")
-_MODEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/\-]{0,127}")
-_MAX_MODELS = 200  # bounds on label cardinality, whatever the caller sends
-_MAX_WORDS = 64
-OTHER = "other"
-
-
-def nearest_rank(sorted_values: Sequence[float], percent: float) -> float | None:
-    """Return the nearest-rank percentile of an ascending sequence, ``None`` when it is empty."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(percent / 100 * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
-
-
-@attrs.frozen
-class MetricsSnapshot:
-    """The client's numbers as plain Python values, taken at one instant.
-
-    Latencies are seconds (``None`` before any attempt reported one); ``success_rate`` is
-    ``None`` before any attempt; ``requests_per_s`` is attempts over the client's lifetime.
-    """
-
-    requests: int
-    requests_by_outcome: dict[str, int]
-    success_rate: float | None
-    retries: int
-    retries_by_reason: dict[str, int]
-    latency_p50_s: float | None
-    latency_p95_s: float | None
-    latency_p99_s: float | None
-    requests_per_s: float
-    uptime_s: float
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: Decimal
-    rate_limit_waits: int
-    rate_limit_wait_s: float
-    queue_depth: int
-    responses_429: int
-    breaker_transitions: int
-    breaker_states: dict[str, str]
-    budget_remaining_usd: Decimal | None
 
 
 class ClientMetrics:
@@ -106,10 +55,9 @@ class ClientMetrics:
         self._budget: Decimal | None = None
         self._budget_source: Callable[[], Decimal | None] | None = None
         self._queue_source: Callable[[], int] | None = None
-        self._seen: dict[str, set[str]] = {"model": set(), "outcome": set(), "reason": set()}
         # Labels are checked (redaction regexes) once per distinct raw value, and the labelled children looked up
         # once per (model, outcome): both were most of the per-call cost of metrics.
-        self._labels: dict[tuple[str, str], str] = {}
+        self._labels = Labels()
         self._children: dict[tuple[str, str], tuple[Any, Any, Any, Any, Any]] = {}
         self._servers: list[WSGIServer] = []
         self._build(namespace)
@@ -137,45 +85,6 @@ class ClientMetrics:
         self._m_latency = Histogram("request_latency_seconds", "Attempt latency in seconds", ["model"],
                                     buckets=LATENCY_BUCKETS, namespace=ns, registry=reg)
 
-    # -- label hygiene ---------------------------------------------------------------------------
-
-    def _bounded(self, kind: str, value: str, limit: int) -> str:
-        """``value`` if it is already a label of ``kind`` or there is room for one more, else ``other``."""
-        seen = self._seen[kind]
-        with self._lock:
-            if value not in seen:
-                if len(seen) >= limit:
-                    return OTHER
-                seen.add(value)
-        return value
-
-    def _model(self, model: str) -> str:
-        """A safe label for a model id: nothing key-like, strict charset, at most ``_MAX_MODELS`` distinct."""
-        label = self._labels.get(("model", model))
-        if label is None:
-            if redact(model) != model or REDACTED in model or not _MODEL.fullmatch(model):
-                label = OTHER
-            else:
-                label = self._bounded("model", model, _MAX_MODELS)
-            self._remember(("model", model), label)
-        return label
-
-    def _word(self, kind: str, value: str) -> str:
-        """A safe label for a fixed word (outcome, reason): normalised to ``[a-z0-9_]``, or ``other``."""
-        label = self._labels.get((kind, value))
-        if label is None:
-            word = _NOT_WORD.sub("_", value.lower()).strip("_")[:40]
-            if redact(value) != value or REDACTED in value or not word:
-                label = OTHER
-            else:
-                label = self._bounded(kind, word, _MAX_WORDS)
-            self._remember((kind, value), label)
-        return label
-
-    def _remember(self, key: tuple[str, str], label: str) -> None:
-        if label != OTHER and len(self._labels) < 4 * (_MAX_MODELS + _MAX_WORDS):  # bounded like the labels
-            self._labels[key] = label
-
     def _attempt_children(self, model: str, outcome: str) -> tuple[Any, Any, Any, Any, Any]:
         children = self._children.get((model, outcome))
         if children is None:
@@ -198,7 +107,8 @@ class ClientMetrics:
         cost: Decimal | None,
     ) -> None:
         """Record one finished attempt: its outcome, latency, tokens and charged cost."""
-        model, outcome = self._model(model), self._word("outcome", outcome)
+        labels = self._labels
+        model, outcome = labels.model(model), labels.word("outcome", outcome)
         requests, tokens_in_c, tokens_out_c, cost_c, latency_c = self._attempt_children(model, outcome)
         requests.inc()
         tokens_in, tokens_out = max(prompt_tokens or 0, 0), max(completion_tokens or 0, 0)
@@ -221,8 +131,8 @@ class ClientMetrics:
 
     def observe_retry(self, model: str, reason: str) -> None:
         """Record a retry scheduled for ``model`` because of ``reason`` (e.g. ``"503"``, ``"read timeout"``)."""
-        reason = self._word("reason", reason)
-        self._m_retries.labels(model=self._model(model), reason=reason).inc()
+        reason = self._labels.word("reason", reason)
+        self._m_retries.labels(model=self._labels.model(model), reason=reason).inc()
         with self._lock:
             self._reasons[reason] += 1
 
@@ -254,7 +164,7 @@ class ClientMetrics:
         """
         if new_state not in BREAKER_STATES:
             raise ValueError(f"unknown breaker state {new_state!r}")
-        model = self._model(model)
+        model = self._labels.model(model)
         self._m_trans.labels(model=model, to=new_state).inc()
         self._m_state.labels(model=model).set(BREAKER_STATES[new_state])
         with self._lock:
