@@ -17,7 +17,8 @@ import pytest
 from tests import bodies
 from wrapper import AsyncClient, ChatCompletionResponse, CreditLimitError
 from wrapper._error_map import error_from_response
-from wrapper.cli._batch import BatchRunner, BatchStats, exit_code
+from wrapper.cli._batch import BatchRunner
+from wrapper.cli._batch_stats import BatchStats, exit_code
 from wrapper.cli._files import JsonlAppender, ResultFile
 from wrapper.cli._input import Row
 from wrapper.cli._recovery import OutputError, check_writable, prune_errors, recovery_path

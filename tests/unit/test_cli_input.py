@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from wrapper.cli._batch import BatchStats, exit_code
+from wrapper.cli._batch_stats import BatchStats, exit_code
 from wrapper.cli._files import OutputError, ResultFile, default_errors_path, error_record, result_record
 from wrapper.cli._input import Problem, Row, Shard, check_lines, parse_row, parse_shard, shard_index
 

@@ -8,28 +8,26 @@ signal cancels them, leaving them not done), by the budget (``BudgetExceededErro
 reserve, nothing was sent), by a breaker that stays open longer than the patience, by an error that every
 later row would hit too (bad key, unknown model), by Together's ``credit_limit`` (the account is out of money:
 its own reason and exit code; the row is not failed, it is sent again on a resume), or by a write that fails
-(a full disk). A row refused by an open breaker is not failed: its worker waits for the probe and tries again.
+(a full disk). A row refused by an open breaker is not failed: its worker waits for the probe and tries again
+(``_batch_breaker``).
 
 A failed write never loses a paid answer: the first one stops new rows, and that answer and those of the rows
 still in flight go to a recovery file on another path (and stay in :attr:`BatchRunner.unwritten`); the next
 run adds them to the output before sending anything, so it never pays for them again.
+
+What a run did and its exit code are in ``_batch_stats``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
-from typing import Any, Protocol
-
-import attrs
+from typing import Any
 
 from wrapper import (
-    APIError,
-    APIStatusError,
     AsyncClient,
     AuthenticationError,
     BudgetExceededError,
@@ -44,55 +42,14 @@ from wrapper import (
     PermissionDeniedError,
     TogetherError,
 )
+from wrapper.cli._batch_breaker import CircuitWaits
+from wrapper.cli._batch_stats import BatchStats, ProgressSink
 from wrapper.cli._files import JsonlAppender, Recovery, ResultFile, error_record, result_record
 from wrapper.cli._input import Row
 
-__all__ = ["BatchRunner", "BatchStats", "ProgressSink", "exit_code"]
+__all__ = ["BatchRunner"]
 
-ZERO = Decimal(0)
 FATAL = (AuthenticationError, PaymentRequiredError, PermissionDeniedError, NotFoundError, ConfigError)
-PROBE_SPACING = 0.25  # seconds between tries while a circuit is open (one ledger row each)
-EXIT_CODES = {"interrupted": 130, "terminated": 143, "budget": 4, "credit": 5, "disk": 6, "breaker": 1, "fatal": 1,
-              "refused": 3}
-
-
-@attrs.define
-class BatchStats:
-    """What one run did; ``stop_reason`` is None when every planned row was tried."""
-
-    planned: int = 0
-    started: int = 0
-    done: int = 0
-    failed: int = 0
-    cancelled: int = 0
-    cost: Decimal = ZERO
-    unpriced: int = 0
-    elapsed: float = 0.0
-    stop_reason: str | None = None
-    stop_detail: str = ""
-
-    @property
-    def not_done(self) -> int:
-        """Planned rows without a result or an error line (not started, stopped or cancelled)."""
-        return self.planned - self.done - self.failed
-
-
-def exit_code(stats: BatchStats) -> int:
-    """0 all done, 1 failures (or a breaker/fatal stop), 3 a dearer fallback not confirmed, 4 budget stop, 5 out
-    of credit (Together's ``credit_limit``), 6 a result could not be written (disk full), 130 SIGINT, 143 SIGTERM."""
-    if stats.stop_reason is not None:
-        return EXIT_CODES[stats.stop_reason]
-    return 1 if stats.failed else 0
-
-
-class ProgressSink(Protocol):
-    """Where the runner reports progress (a rich bar in the terminal, nothing in tests)."""
-
-    def update(self, stats: BatchStats) -> None:
-        """Called after each row finishes."""
-
-    def note(self, message: str) -> None:
-        """A one-line message for the person watching (stop requested, breaker waits)."""
 
 
 class BatchRunner:
@@ -105,12 +62,12 @@ class BatchRunner:
     ) -> None:
         self._client, self._rows, self._results, self._errors = client, rows, results, errors
         self._progress, self._model, self._max_tokens = progress, model, max_tokens
-        self._concurrency, self._patience, self._clock = max(1, concurrency), breaker_patience, clock
+        self._concurrency, self._clock = max(1, concurrency), clock
         self.stats = BatchStats(planned=len(rows))
         self._queue: Iterator[Row] = iter(rows)
         self._stopping = asyncio.Event()
-        self._open_since: dict[str, float] = {}  # per model: when its circuit was first seen open
-        self._open_until: dict[str, float] = {}  # per model: workers wait until then before trying again
+        self._circuits = CircuitWaits(client, patience=breaker_patience, clock=clock, stopping=self._stopping,
+                                      progress=progress, stop=self.stop)
         self._tasks: list[asyncio.Task[None]] = []
         self._recovery: Recovery | None = None  # set on the first failed write
 
@@ -189,12 +146,12 @@ class BatchRunner:
 
     async def _process(self, row: Row) -> None:
         model = row.model or self._model
-        while await self._breaker_gate(model):
+        while await self._circuits.gate(model):
             try:
                 response = await self._client.chat.completions.create(messages=row.messages, model=model,
                                                                       **self._params(row))
             except CircuitOpenError as exc:
-                self._circuit_open(model, exc.retry_in)
+                self._circuits.opened(model, exc.retry_in)
                 continue
             except BudgetExceededError as exc:
                 self.stop("budget", f"budget reached: {exc}")
@@ -206,54 +163,14 @@ class BatchRunner:
                 self.stop("credit", f"Together refused for lack of credit: {exc}")
                 return
             except TogetherError as exc:
-                if self._outage(model, exc):  # the client stopped retrying because the breaker opened
-                    self._circuit_open(model, self._client.settings.breaker_recovery)
+                if self._circuits.outage(model, exc):  # the client stopped retrying because the breaker opened
+                    self._circuits.opened(model, self._client.settings.breaker_recovery)
                     continue
                 self._failed(row, exc, fatal=isinstance(exc, FATAL) or (
                     isinstance(exc, ModelNotAvailableError) and row.model is None))
                 return
             self._succeeded(row, model, response)
             return
-
-    async def _breaker_gate(self, model: str) -> bool:
-        """Wait while ``model``'s circuit is known to be open, then let one worker try (it may be the probe).
-
-        Calling ``create`` against an open circuit costs nothing but still writes a ledger row, so the workers
-        wait here instead of all knocking at once. False when the run is stopping.
-        """
-        while not self._stopping.is_set():
-            until, now = self._open_until.get(model), self._clock()
-            if until is None:
-                return True
-            if now >= until:
-                self._open_until[model] = now + PROBE_SPACING  # the others wait while this one tries
-                return True
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=until - now)
-        return False
-
-    def _breaker_open(self, model: str) -> bool:
-        states = {name.casefold(): state for name, state in self._client.breaker_states.items()}
-        return states.get(model.casefold()) == "open"
-
-    def _outage(self, model: str, exc: TogetherError) -> bool:
-        """A transient failure (5xx, 429, connection) the client gave up on because the model's breaker opened:
-        the row is not failed, it waits for the breaker like a refused one."""
-        client_fault = isinstance(exc, APIStatusError) and exc.status_code < 500 and exc.status_code != 429
-        return isinstance(exc, APIError) and not client_fault and self._breaker_open(model)
-
-    def _circuit_open(self, model: str, retry_in: float) -> None:
-        """Note when ``model``'s circuit opened; stop once it has been open longer than the patience."""
-        now = self._clock()
-        since = self._open_since.setdefault(model, now)
-        if since == now:
-            self._progress.note(f"circuit for {model} is open: waiting for it (patience {self._patience:g}s)")
-        open_for = now - since
-        if open_for > self._patience:
-            self.stop("breaker", f"the circuit for {model} stayed open for {open_for:.1f}s "
-                                 f"(more than --breaker-patience {self._patience:g}s)")
-        wait = min(max(retry_in, PROBE_SPACING), self._patience - open_for + 0.05, 5.0)
-        self._open_until[model] = now + max(wait, 0.0)
 
     def _succeeded(self, row: Row, model: str, response: ChatCompletionResponse) -> None:
         body = response.to_dict()
@@ -263,10 +180,7 @@ class BatchRunner:
         if cost is None and answered != model:  # an answer naming a model we have no price for
             cost = self._cost(model, body)
         self._keep(result_record(row, body, cost, self._client.run_id))
-        if answered.casefold() != model.casefold() or not self._breaker_open(model):
-            # a row sent before the circuit opened may still succeed; a fallback answering means the way is clear
-            self._open_since.pop(model, None)
-            self._open_until.pop(model, None)
+        self._circuits.answered(model, answered)
         self.stats.done += 1
         if cost is None:
             self.stats.unpriced += 1

@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.prompt import Confirm
 
 from wrapper import AsyncClient, BreakerStateChanged, ConfigError, Event, MetricsSnapshot, ModelFallback, Settings
-from wrapper.cli._batch import BatchRunner, BatchStats, ProgressSink, exit_code
+from wrapper.cli._batch import BatchRunner
+from wrapper.cli._batch_stats import BatchStats, ProgressSink, exit_code
 from wrapper.cli._files import JsonlAppender, OutputError, ResultFile, default_errors_path
 from wrapper.cli._input import Row, Shard, read_input
 from wrapper.cli._preflight import EXIT_NOT_SERVED, SwitchGate, preflight

@@ -26,7 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from wrapper import MetricsSnapshot
-from wrapper.cli._batch import BatchStats
+from wrapper.cli._batch_stats import BatchStats
 from wrapper.cli._input import Problem
 
 __all__ = ["QuietProgress", "RichProgress", "money", "print_problems", "print_summary", "stop_message"]
