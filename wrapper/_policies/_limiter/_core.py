@@ -1,6 +1,7 @@
-"""The limiter's core: buckets, the line's bookkeeping, holds and slow-downs; the waiting itself is in ``_async/``.
+"""The limiter's core: buckets, one admission attempt and the line's bookkeeping; the waiting is in ``_async/``.
 
-Part of the limiter package, the only place that imports pyrate_limiter (see the package docstring).
+Part of the limiter package, the only place that imports pyrate_limiter (see the package docstring). An attempt
+checks the hold and the slowed pace that Together's answers taught the limiter (``_feedback``) before the buckets.
 
 Why it is built this way (pyrate-limiter 4.5.1; the only module importing it):
 - We call ``bucket.put_decision()``, not ``Limiter.try_acquire``: one atomic check gives the verdict and the exact
@@ -32,8 +33,8 @@ from pyrate_limiter import Decision, Duration, Rate, RateItem
 from ..._errors import ConfigError, LocalRateLimitTimeout, RequestValidationError, TogetherError
 from ..._observe._events import EventHook, QueueDepthHigh
 from ..._observe._log import get_logger
-from .._hints import reset_seconds
 from ._backends import open_backend, safe_url
+from ._feedback import Feedback
 
 __all__ = ["AsyncSleep", "LimiterCore", "LimiterStats", "SyncSleep"]
 
@@ -52,16 +53,6 @@ _BUFFER_S = 0.025
 _TOKEN_UNITS_PER_MINUTE = 10_000  # the tokens bucket's resolution (see LimiterCore.__init__)
 _SLICE_S = 0.25  # while a precheck is given, waits are cut into slices this long so it runs between them
 _LEAK_EVERY_S = 10.0
-_DEFAULT_HOLD_S, _MAX_HOLD_S = 1.0, 60.0  # hold without a reset header / longest reset hint believed
-# A dynamic 429 halves the effective rate -- once, not per 429: the 429s of requests already in flight, or sporadic
-# ones, would otherwise compound it toward zero; holds and the retry policy's waits handle a limit below half.
-_SLOW_FACTOR = 0.5
-_RECOVER_AFTER_S, _RECOVER_EVERY_S, _RECOVER_STEP = 10.0, 5.0, 0.1  # after 10 s without one, +10% every 5 s
-_DYNAMIC_429 = frozenset({"dynamic_request_limited", "dynamic_token_limited"})
-_REMAINING = ("x-ratelimit-remaining", "x-ratelimit-remaining-dynamic", "x-tokenlimit-remaining",
-              "x-tokenlimit-remaining-dynamic")
-_REMAINING_RAW = frozenset(h.encode() for h in _REMAINING)
-_RESET = ("x-ratelimit-reset", "x-ratelimit-reset-dynamic", "x-tokenlimit-reset")
 
 
 @attrs.frozen
@@ -86,14 +77,6 @@ class _Ticket:
     reason: str = ""
 
 
-def _number(raw: str | None) -> float | None:
-    try:
-        value = float(raw) if raw is not None else math.nan
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and value >= 0 else None
-
-
 class LimiterCore:
     """Requests/min and tokens/min for one API key; callers over the limit wait in line (threads and tasks).
 
@@ -115,10 +98,9 @@ class LimiterCore:
                  asleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         if (rpm is not None and rpm < 1) or (tpm is not None and tpm < 1) or max_wait <= 0 or not key:
             raise ConfigError(f"invalid rate limit: rpm={rpm} tpm={tpm} max_wait={max_wait} key={key!r}")
-        self._rpm, self._tpm, self._max_wait, self._key = rpm, tpm, max_wait, key
+        self._tpm, self._max_wait, self._key = tpm, max_wait, key
         self._clock, self._sleep, self._on_event, self._alert_depth = clock, sleep, on_event, queue_alert_depth
         self._asleep = asleep
-        self._wall = wall
         # pyrate's buckets keep one entry per unit of weight, so tokens are counted in units of tpm/10,000 (at least
         # one token): a call costs at most 10,000 entries whatever the limit. Units are paid ahead (rounded up) and
         # what a call leaves of its last unit is credit the next calls spend first: the bucket never holds fewer
@@ -137,12 +119,10 @@ class LimiterCore:
         self._buckets, self._stamp = self._backend.buckets, self._backend.stamp
         self._where, self._offload = safe_url(backend), bool(specs) and backend != "memory"
         self._lock, self._line = threading.Lock(), threading.Lock()
+        self._feedback = Feedback(rpm, self._lock, clock, wall)
         self._aline: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
-        self._held_until: float | None = None
-        self._last_admit: float | None = None
-        self._slow_at: float | None = None
         self._next_leak = clock() + _LEAK_EVERY_S
-        self._depth = self._max_depth = self._waits = self._429s = 0
+        self._depth = self._max_depth = self._waits = 0
         self._total_wait, self._alerted, self._closed = 0.0, False, False
 
     def _slice(self, t: _Ticket, precheck: Callable[[], None] | None) -> float:
@@ -173,40 +153,16 @@ class LimiterCore:
 
     def observe(self, status_code: int, headers: Mapping[str, str], error_type: str | None = None) -> None:
         """Learn from an answer: hold new acquisitions when nothing is left; slow down after a dynamic 429."""
-        # httpx.Headers already match names case-insensitively, but each get() scans every header: one pass over
-        # the raw pairs finds the four counts (the common answer has quota left, and there is nothing to learn)
-        raw = getattr(headers, "raw", None)
-        if raw is not None:
-            exhausted = any(name.lower() in _REMAINING_RAW and _number(value.decode("latin-1")) == 0.0
-                            for name, value in raw)
-        else:
-            exhausted = any(_number(v) == 0.0 for k, v in headers.items() if k.lower() in _REMAINING)
-        if status_code != 429 and not exhausted:
-            return
-        low = headers if raw is not None else {k.lower(): v for k, v in headers.items()}
-        remaining = [v for v in (_number(low.get(h)) for h in _REMAINING) if v is not None]
-        with self._lock:
-            now = self._clock()
-            if status_code == 429:
-                self._429s += 1
-                if error_type in _DYNAMIC_429:
-                    self._slow_down(now)
-            if remaining and min(remaining) <= 0:
-                wall = self._wall()  # the same parser as the retry hints: seconds, or a Unix time
-                resets = [v for v in (reset_seconds(low.get(h), wall) for h in _RESET) if v is not None]
-                until = now + min(_MAX_HOLD_S, max(resets) if resets else _DEFAULT_HOLD_S)
-                if self._held_until is None or until > self._held_until:
-                    self._held_until = until
-                    log.bind(hold_s=round(until - now, 3)).info("Together reports no quota left: holding")
+        self._feedback.observe(status_code, headers, error_type)
 
     def stats(self) -> LimiterStats:
         """A consistent snapshot of the counters."""
         with self._lock:
-            now = self._clock()
-            held = self._held_until if self._held_until is not None and self._held_until > now else None
+            now, fb = self._clock(), self._feedback
+            held = fb.held_until if fb.held_until is not None and fb.held_until > now else None
             return LimiterStats(waits=self._waits, queue_depth=self._depth, max_queue_depth=self._max_depth,
-                                total_wait_s=self._total_wait, received_429=self._429s, held_until=held,
-                                effective_rpm=self._effective_rpm(now))
+                                total_wait_s=self._total_wait, received_429=fb.received_429, held_until=held,
+                                effective_rpm=fb.effective_rpm(now))
 
     def close(self) -> None:
         """Release the backend's connections (there is no thread to stop); idempotent. Acquiring then raises."""
@@ -233,15 +189,10 @@ class LimiterCore:
         with self._lock:
             now = self._clock()
             self._maybe_leak(now)
-            if self._held_until is not None and now < self._held_until:
-                t.reason = "held: Together reported no quota left until its reset"
-                return self._held_until - now
-            effective = self._effective_rpm(now)
-            if effective is not None and self._last_admit is not None and effective < cast(int, self._rpm):
-                pace = self._last_admit + 60.0 / effective - now
-                if pace > 0.0:
-                    t.reason = f"slowed to {effective:.1f} requests/min after Together's 429"
-                    return pace
+            wait, why = self._feedback.pause(now)
+            if wait > 0.0:
+                t.reason = why
+                return wait
             if t.tokens and not t.tokens_done:
                 need = t.tokens - self._token_credit
                 units = -(-need // self._token_unit) if need > 0 else 0
@@ -253,7 +204,7 @@ class LimiterCore:
             if "requests" in self._buckets and (wait := self._put("requests", 1)):
                 t.reason = self._req_desc
                 return wait
-            self._last_admit = now
+            self._feedback.admitted(now)
             return 0.0
 
     async def _attempt_async(self, t: _Ticket) -> float:
@@ -285,19 +236,6 @@ class LimiterCore:
                     bucket.leak(self._stamp())
                 except Exception as exc:  # housekeeping only: the next put reports a real failure
                     log.bind(error=type(exc).__name__).debug("rate-limit leak failed")
-
-    def _effective_rpm(self, now: float) -> float | None:
-        if self._rpm is None or self._slow_at is None:
-            return None if self._rpm is None else float(self._rpm)
-        since = now - self._slow_at - _RECOVER_AFTER_S
-        steps = 0 if since < 0 else 1 + int(since // _RECOVER_EVERY_S)
-        return self._rpm * min(1.0, _SLOW_FACTOR + _RECOVER_STEP * steps)
-
-    def _slow_down(self, now: float) -> None:
-        if self._rpm is not None:
-            if cast(float, self._effective_rpm(now)) > self._rpm * _SLOW_FACTOR:
-                log.bind(effective_rpm=self._rpm * _SLOW_FACTOR).warning("dynamic 429: slowing down")
-            self._slow_at = now  # (re)starts the quiet period before recovery
 
     def _bounded(self, t: _Ticket, wait: float) -> float:
         if self._clock() + wait > t.deadline:
