@@ -1,8 +1,9 @@
 """Our own rate limit: requests/min and tokens/min on pyrate-limiter buckets; callers over it wait in line.
 
-This package is the only place that imports pyrate_limiter; where the buckets live is in ``_backends``.
+This package is the only place that imports pyrate_limiter: ``_buckets`` puts into the buckets, ``_backends``
+opens them where they live.
 
-Why it is built this way (pyrate-limiter 4.5.1; the only module importing it):
+Why it is built this way (pyrate-limiter 4.5.1):
 - We call ``bucket.put_decision()``, not ``Limiter.try_acquire``: one atomic check gives the verdict and the exact
   retry-after, and we wait with the injected sleep. pyrate's blocking wait uses the real ``time.sleep``, and its
   non-blocking acquire returns False on mere lock contention.

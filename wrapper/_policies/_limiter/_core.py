@@ -1,39 +1,28 @@
-"""The limiter's core: buckets, one admission attempt and the line's bookkeeping; the waiting is in ``_async/``.
+"""The limiter's core: one admission attempt and the line's bookkeeping; the waiting itself is in ``_async/``.
 
-Part of the limiter package, the only place that imports pyrate_limiter (see the package docstring). An attempt
-checks the hold and the slowed pace that Together's answers taught the limiter (``_feedback``) before the buckets.
+An attempt checks the hold and the slowed pace (``_feedback``), then puts into the buckets (``_buckets``).
 
-Why it is built this way (pyrate-limiter 4.5.1; the only module importing it):
-- We call ``bucket.put_decision()``, not ``Limiter.try_acquire``: one atomic check gives the verdict and the exact
-  retry-after, and we wait with the injected sleep. pyrate's blocking wait uses the real ``time.sleep``, and its
-  non-blocking acquire returns False on mere lock contention.
-- No leak thread: pyrate's Leaker sleeps 10 s between passes and cannot be woken, so ``close()`` could not stop it.
-  No verdict depends on leaking (a bucket counts only its window); acquire drops expired entries every 10 s.
-- One bucket counts one unit, so there are two: ``requests`` (``ceil(rpm/60)``/s and ``rpm``/min, as Together
-  enforces per second) and ``tokens`` (``tpm``/min, weighted). Tokens go first so the request slot, the tight
-  limit, is taken right before the send; the two puts are not atomic, which can only make us slower.
+Why it is built this way:
+- Tokens go first so the request slot, the tight limit, is taken right before the send; the two puts are not
+  atomic, which can only make us slower.
 - The line is FIFO per client type (a thread lock for threads, an asyncio lock for tasks): the head waits for its
   slot, the rest wait behind it. A wait that cannot end within ``max_wait`` raises as soon as that is known.
 - Async callers on sqlite/redis run the sync bucket call in a worker thread: one instance serves both clients.
-- SQLite stamps items with this machine's wall clock; Redis with the Redis server's clock, under a Redis lock.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import cast
 
 import attrs
-from pyrate_limiter import Decision, Duration, Rate, RateItem
 
 from ..._errors import ConfigError, LocalRateLimitTimeout, RequestValidationError, TogetherError
 from ..._observe._events import EventHook, QueueDepthHigh
 from ..._observe._log import get_logger
-from ._backends import open_backend, safe_url
+from ._buckets import Buckets
 from ._feedback import Feedback
 
 __all__ = ["AsyncSleep", "LimiterCore", "LimiterStats", "SyncSleep"]
@@ -45,14 +34,7 @@ SyncSleep = Callable[[float], None]
 
 log = get_logger("limiter")
 
-# Waits end 25 ms after the slot frees. pyrate's retry-after is exact, so without a margin slots are packed at the
-# window's edge and any send jitter shows a server counting arrivals an extra request per window (the loopback
-# benchmark, 4 processes: a 2 ms margin left 13-17 of 60 one-second windows over, 25 ms 0-3 of 100). Costs about
-# 2.5% of a saturated per-second rate.
-_BUFFER_S = 0.025
-_TOKEN_UNITS_PER_MINUTE = 10_000  # the tokens bucket's resolution (see LimiterCore.__init__)
 _SLICE_S = 0.25  # while a precheck is given, waits are cut into slices this long so it runs between them
-_LEAK_EVERY_S = 10.0
 
 
 @attrs.frozen
@@ -98,30 +80,14 @@ class LimiterCore:
                  asleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         if (rpm is not None and rpm < 1) or (tpm is not None and tpm < 1) or max_wait <= 0 or not key:
             raise ConfigError(f"invalid rate limit: rpm={rpm} tpm={tpm} max_wait={max_wait} key={key!r}")
-        self._tpm, self._max_wait, self._key = tpm, max_wait, key
+        self._tpm, self._max_wait = tpm, max_wait
         self._clock, self._sleep, self._on_event, self._alert_depth = clock, sleep, on_event, queue_alert_depth
         self._asleep = asleep
-        # pyrate's buckets keep one entry per unit of weight, so tokens are counted in units of tpm/10,000 (at least
-        # one token): a call costs at most 10,000 entries whatever the limit. Units are paid ahead (rounded up) and
-        # what a call leaves of its last unit is credit the next calls spend first: the bucket never holds fewer
-        # tokens than were admitted, and at most one unit more -- not one unit more per call, which would cap the
-        # rate at 10,000 calls/min and charge a 300-token call as 400 at 2M TPM.
-        self._token_unit = max(1, (tpm or 0) // _TOKEN_UNITS_PER_MINUTE)
-        self._token_credit = 0  # tokens already paid for in the bucket and not yet admitted (< one unit)
-        specs: dict[str, list[Rate]] = {} if tpm is None else {
-            "tokens": [Rate(tpm // self._token_unit, Duration.MINUTE)]}
-        per_s = math.ceil((rpm or 0) / 60)  # 100 RPM must not be a 100-request burst
-        if rpm is not None:
-            per_minute = Rate(rpm, Duration.MINUTE)
-            specs["requests"] = [per_minute] if per_s >= rpm else [Rate(per_s, Duration.SECOND), per_minute]
-        self._req_desc = f"{rpm} requests/min ({per_s}/s)"
-        self._backend = open_backend(backend if specs else "memory", key, specs, clock)  # no limits: no connection
-        self._buckets, self._stamp = self._backend.buckets, self._backend.stamp
-        self._where, self._offload = safe_url(backend), bool(specs) and backend != "memory"
+        self._buckets = Buckets(rpm=rpm, tpm=tpm, backend=backend, key=key, clock=clock)
+        self._offload = self._buckets.blocking
         self._lock, self._line = threading.Lock(), threading.Lock()
         self._feedback = Feedback(rpm, self._lock, clock, wall)
         self._aline: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
-        self._next_leak = clock() + _LEAK_EVERY_S
         self._depth = self._max_depth = self._waits = 0
         self._total_wait, self._alerted, self._closed = 0.0, False, False
 
@@ -170,7 +136,7 @@ class LimiterCore:
             if self._closed:
                 return
             self._closed = True
-        self._backend.close()
+        self._buckets.close()
 
     # ------------------------------------------------------------------ internals
     def _ticket(self, tokens: int) -> _Ticket:
@@ -178,7 +144,7 @@ class LimiterCore:
             raise TogetherError("the rate limiter is closed")
         if tokens < 0:
             raise RequestValidationError("tokens", f"must be >= 0, got {tokens}")
-        if self._tpm is not None and -(-tokens // self._token_unit) > self._tpm // self._token_unit:
+        if self._buckets.never_fits(tokens):
             raise LocalRateLimitTimeout(0.0, f"{tokens} estimated tokens can never fit in {self._tpm} tokens/min; "
                                              "raise TOGETHER_RATE_LIMIT_TPM or lower max_tokens")
         now = self._clock()
@@ -188,54 +154,24 @@ class LimiterCore:
         """One try under the lock: 0.0 when admitted, else the seconds until a try can succeed."""
         with self._lock:
             now = self._clock()
-            self._maybe_leak(now)
+            self._buckets.maybe_leak(now)
             wait, why = self._feedback.pause(now)
             if wait > 0.0:
                 t.reason = why
                 return wait
             if t.tokens and not t.tokens_done:
-                need = t.tokens - self._token_credit
-                units = -(-need // self._token_unit) if need > 0 else 0
-                if units and (wait := self._put("tokens", units)):
+                if wait := self._buckets.pay_tokens(t.tokens):
                     t.reason = f"{self._tpm} tokens/min"
                     return wait
-                self._token_credit = units * self._token_unit - need
                 t.tokens_done = True
-            if "requests" in self._buckets and (wait := self._put("requests", 1)):
-                t.reason = self._req_desc
+            if wait := self._buckets.take_request():
+                t.reason = self._buckets.request_limit
                 return wait
             self._feedback.admitted(now)
             return 0.0
 
     async def _attempt_async(self, t: _Ticket) -> float:
         return await asyncio.to_thread(self._attempt, t) if self._offload else self._attempt(t)
-
-    def _put(self, name: str, weight: int) -> float:
-        """Put ``weight`` units in bucket ``name``: 0.0 when admitted, else the seconds until they fit."""
-        bucket = self._buckets[name]
-        try:
-            with self._backend.guard(name):
-                item = RateItem(f"{self._key}:{name}", self._stamp(), weight)
-                decision = cast(Decision, bucket.put_decision(item))
-                wait_ms = decision.retry_after_ms
-                if not decision.allowed and wait_ms is None:
-                    wait_ms = cast(int, bucket.waiting(item))
-        except Exception as exc:  # a remote store failed: wrapped, never leaked raw
-            raise TogetherError(f"rate-limit backend {self._where} failed: {type(exc).__name__}: {exc}") from exc
-        if decision.allowed:
-            return 0.0
-        if wait_ms is None or wait_ms < 0:
-            raise LocalRateLimitTimeout(0.0, f"{weight} {name} can never fit in the {name} limit")
-        return wait_ms / 1000 + _BUFFER_S
-
-    def _maybe_leak(self, now: float) -> None:
-        if now >= self._next_leak:
-            self._next_leak = now + _LEAK_EVERY_S
-            for bucket in self._buckets.values():
-                try:
-                    bucket.leak(self._stamp())
-                except Exception as exc:  # housekeeping only: the next put reports a real failure
-                    log.bind(error=type(exc).__name__).debug("rate-limit leak failed")
 
     def _bounded(self, t: _Ticket, wait: float) -> float:
         if self._clock() + wait > t.deadline:
