@@ -224,9 +224,6 @@ class Ledger(Settling, Reading):
         raise BudgetExceededError(estimate=estimate.cost or Decimal(0), spent=t.spent, reserved=t.reserved,
                                   limit=self.limit, run_id=self.run_id, message=halt_message(halted))
 
-    def _now(self) -> datetime:
-        return datetime.fromtimestamp(self._clock(), UTC)
-
     def _new_id(self) -> str:
         """A unique id, cheaply: this ledger's random 64-bit prefix and a counter (uuid4 costs ~6 µs a call)."""
         return f"{self._id_prefix}{next(self._ids):08x}"

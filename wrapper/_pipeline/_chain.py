@@ -1,8 +1,8 @@
 """The fallback chain's steps as the client shells take them: where to start, confirm, and where to go on failure.
 
-The shells (``_async/_client.py`` and its generated sync twin) loop over a call's models around the wrapped call;
-these helpers read the runtime (breakers, clock, settings), ask the pure :class:`~._fallback.ChainState` and act on
-its verdict (the ModelFallback event and log line through :meth:`Runtime.fell_back`). No I/O, nothing awaited,
+The shells (``_async/_completions.py`` and its generated sync twin) loop over a call's models around the wrapped
+call; these helpers read the runtime (breakers, clock, settings), ask the pure :class:`~._fallback.ChainState` and
+act on its verdict (the ModelFallback event and log line through :meth:`Runtime.fell_back`). No I/O, nothing awaited,
 so both shells share them.
 
 A chain of one model (no fallbacks) takes the plain path: it starts at that model, never reads a breaker here,

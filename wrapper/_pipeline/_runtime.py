@@ -209,9 +209,8 @@ class Runtime(Reporting):
         latency = self.clock() - call.started
         if prompt is not None and completion is not None:
             call.usage = usage
-            cost = self._sample_ok(call, usage)
+            self._sample_ok(call, usage)
             self.call_ok(call)
-            del cost
             return
         if outcome == "error":
             outcome = "uncertain"

@@ -1,9 +1,7 @@
 """Retry policy: decide whether a failed attempt is retried and how long to wait first, inside backoff's retry loop.
 
-The retry *loop* lives in the two client shells (``time.sleep`` in ``Client``,
-``asyncio.sleep`` in ``AsyncClient``); this module is the pure policy that the loop
-asks after each failed attempt. It never sleeps: the clock reading and the
-``random.Random`` are passed in, so tests are deterministic and instant.
+The decisions (:class:`RetryState`) are pure: they never sleep, and the clock reading and the ``random.Random``
+are passed in, so tests are deterministic and instant.
 
 The retry *loop* is ``backoff.on_exception`` (:func:`retrying`), sync or async, around one attempt of any
 endpoint. It is configured so that backoff only loops and sleeps, and every decision is ours:
