@@ -2,7 +2,7 @@
 # The benchmark command (README): sets up .venv with the package and its dev + bench extras, then runs every
 # benchmark the README lists, each printing its table. Benchmarks are not tests (scripts/test.sh never runs them).
 #
-#   scripts/bench.sh                  all of them (about 10 minutes on a 2-core machine)
+#   scripts/bench.sh                  all of them (about 6 minutes on a 2-core machine)
 #   scripts/bench.sh clients import   only the named ones: clients pipeline import streaming limiter ledger batch
 #   BENCH_QUICK=1 scripts/bench.sh    fewer requests and rounds: a smoke run of the same tables (~4 minutes)
 #

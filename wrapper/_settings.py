@@ -69,8 +69,11 @@ class Settings:
     timeout: float = _env("TOGETHER_TIMEOUT", float, 30.0, "seconds per attempt, total", validator=_positive)
     connect_timeout: float = _env("TOGETHER_CONNECT_TIMEOUT", float, 5.0, "seconds to connect", validator=_positive)
     max_connections: int = _env("TOGETHER_MAX_CONNECTIONS", int, 100, "connection pool size", validator=_positive)
-    max_keepalive_connections: int = _env("TOGETHER_MAX_KEEPALIVE", int, 100,
-                                          "idle connections kept open (as many as the pool, so bursts reuse them)",
+    # httpx's default. httpcore 1.0's async pool scans every connection for each idle one on every request, so a
+    # pool that keeps 100 idle costs 4x the CPU per request at 64 in flight (benchmarks/bench_clients.py).
+    max_keepalive_connections: int = _env("TOGETHER_MAX_KEEPALIVE", int, 20,
+                                          "idle connections kept open (httpx's default; more cost CPU per request, "
+                                          "see Benchmarks)",
                                           validator=_non_negative)
     http_backend: str = _env("TOGETHER_HTTP_BACKEND", str, "httpx",
                              "the async client's HTTP backend: httpx (default) or aiohttp (pip extra aiohttp)",
