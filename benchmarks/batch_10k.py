@@ -1,6 +1,6 @@
 """Benchmark (not a test): a 10,000-row ``batch`` against the loopback fake server: rows/s, peak RSS, ledger cost.
 
-Run: ``.venv/bin/python benchmarks/batch_10k.py [--rows 10000] [--concurrency 32] [--rounds 3]`` (about 5 min).
+Run: ``.venv/bin/python benchmarks/batch_10k.py [--rows 10000] [--concurrency 32] [--rounds 3]`` (about 2 min a round).
 
 The fake Together server runs in its own process (``python -m wrapper.testing``, no injected faults or latency),
 and every configuration runs in a fresh child process, so each peak RSS (``resource.getrusage`` ``ru_maxrss``)
@@ -16,6 +16,8 @@ and CPU time is that configuration's alone. All rows in the same run, against th
   ledger overhead.
 * ``resume, nothing left``: the same command again on the finished output: read and check 10,000 input rows,
   read 10,000 result lines, find nothing to send.
+* ``batch, memory, aiohttp backend``: the second row with ``TOGETHER_HTTP_BACKEND=aiohttp`` (httpx-aiohttp's
+  transport instead of httpx's own pool).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-CONFIGS = ("raw aiohttp", "batch, memory ledger", "batch, SQLite ledger + budget", "resume, nothing left")
+CONFIGS = ("raw aiohttp", "batch, memory ledger", "batch, SQLite ledger + budget", "resume, nothing left",
+           "batch, memory, aiohttp backend")
 
 
 def _write_input(path: Path, rows: int) -> None:
@@ -62,14 +65,15 @@ async def _raw(url: str, rows: list[dict[str, Any]], out: Path, concurrency: int
     return len(rows)
 
 
-def _batch(url: str, source: Path, out: Path, concurrency: int, ledger: str, budget: bool) -> int:
+def _batch(url: str, source: Path, out: Path, concurrency: int, ledger: str, budget: bool,
+           backend: str = "httpx") -> int:
     from rich.console import Console
 
     from wrapper import Settings
     from wrapper.cli._job import BatchJob, run_job
 
     settings = Settings(api_key="bench-key", base_url=url, ledger_url=ledger, rate_limit_rpm=1_000_000,
-                        max_estimated_cost=Decimal("1000") if budget else None)
+                        max_estimated_cost=Decimal("1000") if budget else None, http_backend=backend)
     job = BatchJob(input=source, output=out, concurrency=concurrency, max_tokens=64, yes=True)
     with open("/dev/null", "w") as devnull:
         result = run_job(job, Console(file=devnull, force_terminal=True, width=120), settings=settings,
@@ -87,6 +91,8 @@ def child(args: argparse.Namespace) -> None:
     if args.child == 0:
         rows = [json.loads(line) for line in source.read_text().splitlines()]
         done = asyncio.run(_raw(args.url, rows, out, args.concurrency))
+    elif args.child == 4:
+        done = _batch(args.url, source, out, args.concurrency, "memory", False, backend="aiohttp")
     elif args.child == 3:
         out = folder / "out-2.jsonl"
         done = _batch(args.url, source, out, args.concurrency, f"sqlite:///{folder / 'ledger.db'}", True)
