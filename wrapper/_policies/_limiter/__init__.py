@@ -4,14 +4,9 @@ This package is the only place that imports pyrate_limiter: ``_buckets`` puts in
 opens them where they live.
 
 Why it is built this way (pyrate-limiter 4.5.1):
-- We call ``bucket.put_decision()``, not ``Limiter.try_acquire``: one atomic check gives the verdict and the exact
-  retry-after, and we wait with the injected sleep. pyrate's blocking wait uses the real ``time.sleep``, and its
-  non-blocking acquire returns False on mere lock contention.
-- No leak thread: pyrate's Leaker sleeps 10 s between passes and cannot be woken, so ``close()`` could not stop it.
-  No verdict depends on leaking (a bucket counts only its window); acquire drops expired entries every 10 s.
-- One bucket counts one unit, so there are two: ``requests`` (``ceil(rpm/60)``/s and ``rpm``/min, as Together
-  enforces per second) and ``tokens`` (``tpm``/min, weighted). Tokens go first so the request slot, the tight
-  limit, is taken right before the send; the two puts are not atomic, which can only make us slower.
+- How the buckets are used (``put_decision``, no leak thread, two buckets, token units) is explained in
+  ``_buckets``. Tokens go first so the request slot, the tight limit, is taken right before the send; the two
+  puts are not atomic, which can only make us slower.
 - The line is FIFO per client type (a thread lock for threads, an asyncio lock for tasks): the head waits for its
   slot, the rest wait behind it. A wait that cannot end within ``max_wait`` raises as soon as that is known.
 - Async callers on sqlite/redis run the sync bucket call in a worker thread: one instance serves both clients.
