@@ -35,10 +35,9 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from wrapper import APIConnectionError, APIStatusError, AsyncClient, BudgetExceededError, ConfigError, Settings
 from wrapper.cli._batch_api_collect import collect
 from wrapper.cli._batch_api_state import JobState, Part, request_line, split_rows, state_path
-from wrapper.cli._files import OutputError, ResultFile, default_errors_path
+from wrapper.cli._files import ResultFile
 from wrapper.cli._input import Row
-from wrapper.cli._job import EXIT_USAGE, BatchJob, JobError, JobResult, _confirm, _load, _Notes, _send, _settings
-from wrapper.cli._recovery import check_writable
+from wrapper.cli._job import EXIT_USAGE, BatchJob, JobError, JobResult, _confirm, _Notes, _open, _send, _settings
 from wrapper.cli._render import money
 from wrapper.reports import batch_model
 
@@ -65,13 +64,7 @@ def run_batch_api(job: BatchJob, console: Console, options: ApiOptions | None = 
 
     options = options or ApiOptions()
     try:
-        rows = _load(job, console)
-        try:
-            check_writable(job.output)
-            check_writable(job.errors or default_errors_path(job.output))
-            results = ResultFile(job.output, durable=job.fsync)
-        except (OutputError, OSError) as exc:
-            raise JobError(str(exc), EXIT_USAGE) from None
+        rows, results = _open(job, console)
     except JobError as exc:
         console.print(f"[red]{exc}[/]")
         return JobResult(exc.code)

@@ -166,6 +166,22 @@ def _describe(console: Console, job: BatchJob, client: AsyncClient, *, total: in
                       "(exit 4); raise --max-cost to finish every row[/]")
 
 
+def _open(job: BatchJob, console: Console) -> tuple[list[Row], ResultFile]:
+    """Read and check the input, then check the output and errors files writable and open the output, before
+    anything is paid for (both modes of ``batch``).
+
+    Raises:
+        JobError: invalid input (exit 2 unless ``--skip-invalid``), or an output that cannot be written (exit 2).
+    """
+    rows = _load(job, console)
+    try:
+        check_writable(job.output)
+        check_writable(job.errors or default_errors_path(job.output))
+        return rows, ResultFile(job.output, durable=job.fsync)
+    except (OutputError, OSError) as exc:
+        raise JobError(str(exc), EXIT_USAGE) from None
+
+
 def run_job(job: BatchJob, console: Console, *, settings: Settings | None = None, interactive: bool | None = None,
             show_progress: bool = True) -> JobResult:
     """Run a batch job and return its exit code (printing the plan, progress and summary on ``console``).
@@ -176,13 +192,7 @@ def run_job(job: BatchJob, console: Console, *, settings: Settings | None = None
         show_progress: draw the progress bar (off for benchmarks).
     """
     try:
-        rows = _load(job, console)
-        try:
-            check_writable(job.output)
-            check_writable(job.errors or default_errors_path(job.output))  # before paying for anything
-            results = ResultFile(job.output, durable=job.fsync)
-        except (OutputError, OSError) as exc:
-            raise JobError(str(exc), EXIT_USAGE) from None
+        rows, results = _open(job, console)
     except JobError as exc:
         console.print(f"[red]{exc}[/]")
         return JobResult(exc.code)
