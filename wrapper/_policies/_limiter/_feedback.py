@@ -68,14 +68,13 @@ class Feedback:
         if status_code != 429 and not exhausted:
             return
         low = headers if raw is not None else {k.lower(): v for k, v in headers.items()}
-        remaining = [v for v in (_number(low.get(h)) for h in _REMAINING) if v is not None]
         with self._lock:
             now = self._clock()
             if status_code == 429:
                 self.received_429 += 1
                 if error_type in _DYNAMIC_429:
                     self._slow_down(now)
-            if remaining and min(remaining) <= 0:
+            if exhausted:
                 wall = self._wall()  # the same parser as the retry hints: seconds, or a Unix time
                 resets = [v for v in (reset_seconds(low.get(h), wall) for h in _RESET) if v is not None]
                 until = now + min(_MAX_HOLD_S, max(resets) if resets else _DEFAULT_HOLD_S)
